@@ -1,0 +1,49 @@
+# meshrelease — developer and CI entry points.
+# `make e2e`  runs every scenario on the local backend (real Envoy, no Docker).
+# `make test` runs ruff, mypy on src/ and the harness's own test suite.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+REPORT_DIR ?= reports/latest
+
+.PHONY: help venv test lint typecheck unit e2e e2e-kind bench clean upgrade-check upgrade-check-local
+
+help:
+	@echo "make e2e          run every scenario on the local backend (report in $(REPORT_DIR))"
+	@echo "make test         ruff + mypy + the harness's own tests"
+	@echo "make bench        print the performance figures (bench/*.py)"
+	@echo "make e2e-kind ISTIO_VERSION=x.y.z   the suite on a throwaway kind cluster (needs Docker, kind, kubectl)"
+	@echo "make upgrade-check-local FROM=1.36.3 TO=1.40.0   every scenario on two Envoy versions, then compare"
+	@echo "make upgrade-check FROM=1.29.x TO=1.30.x MODE=inplace|revision   the same on kind across an Istio upgrade"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench fixtures conftest.py
+	$(BIN)/ruff format --check src tests bench fixtures conftest.py
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck unit
+
+e2e: $(STAMP)
+	$(BIN)/meshrelease run scenarios --backend local --report-dir $(REPORT_DIR) $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) reports .mypy_cache .ruff_cache .pytest_cache
