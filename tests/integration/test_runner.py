@@ -1,0 +1,220 @@
+"""The step runner on the local mesh: passing steps, replay, and wrong manifests caught with the table."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from meshrelease.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.paths import REPO_ROOT
+from meshrelease.runner import RunnerOptions, StepFailed, StepRunner, failure_message
+from meshrelease.scenario import Scenario, load_scenario
+
+pytestmark = pytest.mark.envoy
+
+DR_ALL = REPO_ROOT / "fixtures" / "kubernetes" / "destination-rule-all.yaml"
+
+
+def vs_reviews(body: str) -> str:
+    return textwrap.dedent(
+        """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+        spec:
+          hosts: [reviews]
+          http:
+        """
+    ) + textwrap.indent(textwrap.dedent(body), "    ")
+
+
+ROUTE_V1 = vs_reviews(
+    """
+    - route:
+        - destination: {host: reviews, subset: v1}
+    """
+)
+SPLIT_60_40 = vs_reviews(
+    """
+    - route:
+        - destination: {host: reviews, subset: v2}
+          weight: 60
+        - destination: {host: reviews, subset: v3}
+          weight: 40
+    """
+)
+CANARY_CATCHES_EVERYONE = vs_reviews(
+    """
+    - match:
+        - headers:
+            user-agent: {regex: ".*"}
+      route:
+        - destination: {host: reviews, subset: v3}
+    - route:
+        - destination: {host: reviews, subset: v2}
+    """
+)
+
+
+def make_scenario(tmp_path: Path, name: str, manifests: dict[str, str], steps: str) -> Scenario:
+    folder = tmp_path / name
+    folder.mkdir()
+    for file, text in manifests.items():
+        (folder / file).write_text(text)
+    (folder / "scenario.yaml").write_text(textwrap.dedent(steps).lstrip())
+    return load_scenario(folder)
+
+
+@pytest.fixture(scope="module")
+def mesh() -> Iterator[LocalMesh]:
+    with LocalMesh(LocalMeshOptions()) as m:
+        yield m
+
+
+@pytest.fixture
+def runner(mesh: LocalMesh) -> StepRunner:
+    lines: list[str] = []
+    r = StepRunner(mesh, RunnerOptions(converge_timeout=20), progress=lines.append)
+    r.progress_lines = lines  # type: ignore[attr-defined]
+    return r
+
+
+def test_steps_pass_in_order_and_a_step_alone_replays_its_predecessors(
+    tmp_path: Path, mesh: LocalMesh, runner: StepRunner
+) -> None:
+    sc = make_scenario(
+        tmp_path,
+        "blue-green",
+        {
+            "dr.yaml": DR_ALL.read_text(),
+            "v1.yaml": ROUTE_V1,
+            "v2.yaml": ROUTE_V1.replace("subset: v1", "subset: v2"),
+        },
+        """
+        steps:
+          - name: subsets
+            apply: [dr.yaml]
+            expect:
+              - reviews: [v1, v2, v3]
+          - name: all-v1
+            apply: [v1.yaml]
+            expect:
+              - reviews: v1
+                stars: none
+              - user: jason
+                reviews: v1
+          - name: all-v2
+            apply: [v2.yaml]
+            expect:
+              - reviews: v2
+                stars: black
+        """,
+    )
+    results = [runner.run(sc, step) for step in sc.steps]
+    assert [r.passed for r in results] == [True, True, True], [failure_message(r) for r in results]
+    assert all(not r.replayed for r in results)  # in order: no replay
+    first = results[1].expectations[0]
+    assert first.counts == {"v1": first.requests} and first.requests >= 66
+    assert first.settle_pages >= 10 and first.time_to_converge > 0
+    assert results[1].applied == ["virtualservice.networking.istio.io/reviews created"]
+
+    # A fresh runner (a step selected alone with -k) resets the mesh and replays the earlier steps first.
+    alone = StepRunner(mesh, RunnerOptions(converge_timeout=20))
+    result = alone.run(sc, sc.step("all-v2"))
+    assert result.passed, failure_message(result)
+    assert result.replayed == ["subsets", "all-v1"]
+
+
+def test_a_60_40_manifest_under_a_50_50_expectation_fails_with_the_table(tmp_path: Path, runner: StepRunner) -> None:
+    sc = make_scenario(
+        tmp_path,
+        "wrong-split",
+        {"dr.yaml": DR_ALL.read_text(), "split.yaml": SPLIT_60_40},
+        """
+        steps:
+          - name: canary
+            apply: [dr.yaml, split.yaml]
+            expect:
+              - reviews: {v2: 50, v3: 50}
+        """,
+    )
+    result = runner.run(sc, sc.steps[0])
+    assert not result.passed
+    exp = result.expectations[0]
+    assert exp.decision in ("fail", "undecided")
+    assert set(exp.counts) == {"v2", "v3"} and exp.counts["v2"] > exp.counts["v3"]
+    message = str(StepFailed(result))
+    assert "step wrong-split::canary failed" in message
+    assert "expectation" in message and "expected" in message and "observed" in message
+    assert "v2 50%, v3 50%" in message  # the expected column
+    assert f"v2 {exp.counts['v2'] / exp.requests:.1%}" in message  # the observed column
+    # One over-represented (v2) request with its access-log lines (gateway and productpage sidecar).
+    assert exp.example is not None and exp.example["label"] == "v2"
+    log = exp.example["access_log"]
+    assert any("outbound|9080|v2|reviews.default.svc.cluster.local" in line for line in log), log
+
+
+def test_a_header_canary_that_also_catches_anonymous_users_is_caught(tmp_path: Path, runner: StepRunner) -> None:
+    sc = make_scenario(
+        tmp_path,
+        "leaky-canary",
+        {"dr.yaml": DR_ALL.read_text(), "canary.yaml": CANARY_CATCHES_EVERYONE},
+        """
+        steps:
+          - name: header-canary
+            apply: [dr.yaml, canary.yaml]
+            timeout: 5s
+            expect:
+              - user: jason
+                reviews: v3
+              - reviews: v2
+        """,
+    )
+    result = runner.run(sc, sc.steps[0])
+    assert not result.passed
+    jason, anonymous = result.expectations
+    assert jason.passed
+    assert not anonymous.passed
+    assert "v3" in anonymous.counts
+    message = str(StepFailed(result))
+    assert "anonymous: reviews v2" in message and "fail" in message
+    assert "did not converge within 5 s" in anonymous.explanation
+    assert "v3" in anonymous.explanation
+
+
+def test_an_invalid_manifest_fails_the_step_and_changes_nothing(
+    tmp_path: Path, mesh: LocalMesh, runner: StepRunner
+) -> None:
+    before = {o.key: o.resource_version for o in mesh.store.objects()}
+    sc = make_scenario(
+        tmp_path,
+        "bad-manifest",
+        {
+            "bad.yaml": vs_reviews(
+                """
+                - route:
+                    - destination: {host: reviews, subset: v1}
+                      weight: -15
+                    - destination: {host: reviews, subset: v2}
+                      weight: 10
+                """
+            )
+        },
+        """
+        steps:
+          - name: bad
+            apply: [bad.yaml]
+            expect:
+              - reviews: v1
+        """,
+    )
+    result = runner.run(sc, sc.steps[0])
+    assert not result.passed and result.error is not None
+    assert "weight -15 < 0" in result.error and "bad.yaml" in result.error
+    after = {o.key: o.resource_version for o in mesh.store.objects()}
+    # The reset to the baseline may have happened; the bad object itself never landed.
+    assert not any(k.kind == "VirtualService" and k.name == "reviews" for k in after), (before, after)
