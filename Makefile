@@ -51,6 +51,11 @@ upgrade-check-local: $(STAMP)
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make upgrade-check-local FROM=1.36.3 TO=1.40.0" >&2; exit 2; }
 	$(BIN)/meshrelease upgrade-check --backend local --from $(FROM) --to $(TO) --report-dir reports/upgrade $(PYTEST_ARGS)
 
+# kind: install Istio FROM, run the suite, upgrade in place or by revision, run again, compare (+ disruption report).
+upgrade-check: $(STAMP)
+	@test -n "$(FROM)" -a -n "$(TO)" -a -n "$(MODE)" || { echo "usage: make upgrade-check FROM=1.29.6 TO=1.30.4 MODE=inplace|revision" >&2; exit 2; }
+	$(BIN)/meshrelease upgrade-check scenarios --backend kind --from $(FROM) --to $(TO) --mode $(MODE) --report-dir reports/upgrade $(if $(ISTIOCTL_FROM),--istioctl-from $(ISTIOCTL_FROM)) $(if $(ISTIOCTL_TO),--istioctl-to $(ISTIOCTL_TO)) $(PYTEST_ARGS)
+
 bench: $(STAMP)
 	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 

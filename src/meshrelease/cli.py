@@ -249,7 +249,9 @@ def cmd_apply(args: argparse.Namespace, *, delete: bool) -> int:
         for line in data["lines"]:
             print(line)
         for warning in data["warnings"]:
-            print(f"Warning: {warning}", file=sys.stderr)
+            # Analyzer findings carry their own level ("Error [IST0101] …"), as `istioctl analyze` prints them.
+            analyzer = warning.split(" [", 1)[0] in ("Error", "Warning", "Info")
+            print(warning if analyzer or warning.startswith("Warning") else f"Warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from meshrelease.bookinfo.client import BookinfoClient
 from meshrelease.errors import MeshReleaseError, UserInputError, WaitTimeout
-from meshrelease.runner import _expected_set, label_page
+from meshrelease.runner import expected_set, label_page
 from meshrelease.sampling import Sample
 from meshrelease.scenario import Expectation, Scenario, Step, load_scenario
 
@@ -196,7 +196,7 @@ class _Stream:
 
     def __init__(self, exp: Expectation) -> None:
         self.exp = exp
-        _, expected = _expected_set(exp)
+        _, expected = expected_set(exp)
         self.allowed = {label for label, weight in expected.items() if weight > 0}
         self.keep_html = bool(exp.contains or exp.not_contains)
         self.requests = 0  # measured pages

@@ -186,7 +186,7 @@ def failure_message(result: StepResult) -> str:
     return "\n".join(lines)
 
 
-def _expected_set(exp: Expectation) -> tuple[str, dict[str, float]]:
+def expected_set(exp: Expectation) -> tuple[str, dict[str, float]]:
     """(kind, expected label -> weight)."""
     rev = exp.reviews
     if rev is None:
@@ -340,7 +340,7 @@ class StepRunner:
         return make
 
     def check(self, scenario: Scenario, step: Step, exp: Expectation) -> ExpectationResult:
-        kind, expected = _expected_set(exp)
+        kind, expected = expected_set(exp)
         desc = exp.describe()
         step_id = f"{scenario.name}::{step.name}"
         res = ExpectationResult(description=desc, user=exp.user, kind=kind, expected=expected, decision="error")

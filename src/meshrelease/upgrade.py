@@ -226,7 +226,6 @@ def check_pytest_args(pytest_args: Sequence[str]) -> None:
 
 
 def run_upgrade_check(
-    plan: UpgradePlan,
     driver: UpgradeDriver,
     *,
     paths: Sequence[str],
@@ -238,11 +237,12 @@ def run_upgrade_check(
     runner_options: RunnerOptions | None = None,
     out: OutFn = print,
 ) -> UpgradeCheckResult:
-    """Run the check (see the module docstring). Problems found before anything starts (tools, versions,
-    scenario files) raise; anything later ends up in the result, whose files are written either way."""
+    """Run the check the driver was built for (see the module docstring). Problems found before anything starts
+    (scenario files, tools, versions) raise; anything later ends up in the result, whose files are written either
+    way."""
     check_pytest_args(pytest_args)
+    marked = find_upgrade_traffic_step(Path(p) for p in paths)  # every scenario file valid, before any tool runs
     plan = driver.prepare()
-    marked = find_upgrade_traffic_step(Path(p) for p in paths)
     report_dir = Path(report_dir)
     result = UpgradeCheckResult(plan=plan, backend=driver.backend, report_dir=report_dir)
     dirs = {"from": report_dir / plan.from_version, "to": report_dir / plan.to_version}
@@ -278,12 +278,16 @@ def run_upgrade_check(
     except MeshReleaseError as exc:
         result.error = str(exc)
     finally:
-        result.cleanup = driver.close(failed=failed)
+        try:
+            result.cleanup = driver.close(failed=failed)
+        except MeshReleaseError as exc:  # the reports are still written
+            result.cleanup = f"clean-up failed: {exc}"
+            result.error = result.error or result.cleanup
     report_dir.mkdir(parents=True, exist_ok=True)
     result.disruption.write(report_dir)
     (report_dir / "upgrade.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-    if result.disruption.traffic:
-        out(result.disruption.render_text())
+    if not result.disruption.passed:
+        out(result.disruption.render_text())  # every failed request (the summary below has one line)
     return result
 
 

@@ -45,6 +45,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "regression or a failed request during the upgrade",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # an abbreviation would swallow pytest options (--istioctl, --report, …)
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="scenarios (default: the repository's scenarios/)")
     p.add_argument("--backend", choices=("kind", "local"), required=True)
@@ -100,7 +101,6 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
             raise MeshReleaseError("--istioctl-from/--istioctl-to are for the kind backend")
         driver = LocalVersionsDriver(plan)
     result = run_upgrade_check(
-        plan,
         driver,
         paths=paths,
         report_dir=Path(args.report_dir),

@@ -24,7 +24,7 @@ OLD = "1.36.3"
 
 
 def test_a_bad_version_is_refused_before_pip_runs() -> None:
-    with pytest.raises(UserInputError, match="is not a version like 1.36.3"):
+    with pytest.raises(UserInputError, match=r"is not a version like 1\.36\.3"):
         ensure_envoy_version("latest")
 
 

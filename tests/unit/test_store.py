@@ -722,3 +722,17 @@ def test_apply_rejects_documents_that_are_not_objects(store: ObjectStore) -> Non
         store.apply([virtual_service("ok"), ["not", "a", "mapping"]], source="odd")  # type: ignore[list-item]
     assert caught.value.errors == ["odd: document 2 is a list, not a Kubernetes object"]
     assert store.list("vs") == []
+
+
+def test_standing_warnings_are_not_repeated_but_new_ones_are_shown(store: ObjectStore) -> None:
+    store.apply(bookinfo_docs(), source="bookinfo.yaml")
+    first = store.apply(load_manifests(FIXTURES / "destination-rule-all.yaml"), source="dr.yaml")
+    assert any("[IST0173] (DestinationRule default/ratings)" in w for w in first.warnings)
+    unrelated = store.apply([virtual_service("reviews", subset="v1")], source="vs.yaml")
+    assert unrelated.warnings == [], "warnings about other, unchanged objects must not repeat"
+    again = store.apply(load_manifests(FIXTURES / "destination-rule-all.yaml"), source="dr.yaml")
+    assert any("[IST0173]" in w for w in again.warnings), "re-applied objects report their own findings"
+    removed = store.delete(
+        [d for d in load_manifests(FIXTURES / "destination-rule-all.yaml") if d["metadata"]["name"] == "reviews"]
+    )
+    assert any("[IST0101] (VirtualService default/reviews)" in w and "reviews+v1" in w for w in removed.warnings)

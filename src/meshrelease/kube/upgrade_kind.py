@@ -108,7 +108,7 @@ class KindUpgradeDriver:
             raise UserInputError(
                 "the kind upgrade check needs --mode inplace or --mode revision",
                 field="--mode",
-                hint="revision is Istio's recommended way (istio-routing.md §4.4); inplace goes one minor at a time",
+                hint="revision is the way Istio recommends (up to two minors); inplace goes one minor at a time",
             )
         if mode not in MODES:
             raise UserInputError(f"unknown --mode {mode!r}", field="--mode", hint="inplace or revision")

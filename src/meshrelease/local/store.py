@@ -406,8 +406,10 @@ class ObjectStore:
                 raise ValidationError(errors, source=_source_name(source, docs), hint=hint)
             if counters.changed and check is not None:
                 check(copy.deepcopy(_sorted(candidate.values())))
+            before = list(self._objects.values())
             self._commit(candidate, counters)
-            return ApplyResult(lines=lines, warnings=batch.warnings + analyze(list(candidate.values())))
+            touched = {item.key for item in batch.prepared}
+            return ApplyResult(lines=lines, warnings=batch.warnings + _relevant_warnings(before, candidate, touched))
 
     def delete(
         self, docs: Sequence[Mapping[str, Any]], *, source: str | None = None, ignore_not_found: bool = False
@@ -519,8 +521,9 @@ class ObjectStore:
                 errors.append(f"{origin.where()}{key.ref()}: {not_found}")
         if errors:
             raise DeleteError(errors, source=source)
+        before = list(self._objects.values())
         self._commit(candidate, counters)
-        return ApplyResult(lines=lines, warnings=analyze(list(candidate.values())))
+        return ApplyResult(lines=lines, warnings=_relevant_warnings(before, candidate, set()))
 
     def _commit(self, candidate: dict[ObjectKey, StoredObject], counters: _Counters) -> None:
         self._objects = candidate
@@ -561,3 +564,14 @@ def _stored_body(body: dict[str, Any], key: ObjectKey) -> dict[str, Any]:
         metadata.pop("namespace", None)
     stored["metadata"] = metadata
     return stored
+
+
+def _relevant_warnings(
+    before: list[StoredObject], after: dict[ObjectKey, StoredObject], touched: set[ObjectKey]
+) -> list[str]:
+    """Analyzer findings worth printing for one change: those about the objects it applied, and those the
+    change caused elsewhere (e.g. a deleted DestinationRule leaving a VirtualService's subset undefined).
+    Findings that stood before and concern other objects are not repeated on every apply."""
+    old = set(analyze(before))
+    refs = {f"({key.kind} {key.namespace}/{key.name})" for key in touched}
+    return [w for w in analyze(list(after.values())) if w not in old or any(ref in w for ref in refs)]
