@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from meshrelease.backend import ApplyResult, BackendInfo, Manifest
+from meshrelease.backend import BackendInfo
 from meshrelease.errors import CommandError, MeshReleaseError
 from meshrelease.kube.istioctl import Istioctl
 from meshrelease.kube.kubectl import Kubectl
@@ -30,6 +30,7 @@ from meshrelease.kube.objects import split_by_api_server
 from meshrelease.kube.routes import fqdn, mesh_bound, vs_hosts
 from meshrelease.kube.runner import CommandRunner
 from meshrelease.kube.session import MeshSession
+from meshrelease.kube.session_backend import SessionBackend
 from meshrelease.kube.sync import VS_RESOURCE
 from meshrelease.kube.tools import (
     CLUSTER_TOOLS,
@@ -71,7 +72,7 @@ class ClusterSettings:
     poll_interval: float = 1.0
 
 
-class ClusterBackend:
+class ClusterBackend(SessionBackend):
     """The ``cluster`` backend (see the module docstring)."""
 
     name = "cluster"
@@ -168,22 +169,6 @@ class ClusterBackend:
 
     # -- Backend protocol -----------------------------------------------------------------------------------
 
-    @property
-    def ingress_url(self) -> str:
-        return self._ingress_url
-
-    def apply(self, docs: Sequence[Manifest], *, source: str | None = None) -> ApplyResult:
-        return self._session().apply(docs, source=source)
-
-    def delete(self, docs: Sequence[Manifest], *, source: str | None = None) -> ApplyResult:
-        return self._session().delete(docs, source=source)
-
-    def reset_routing(self) -> None:
-        self._session().reset(routing_only=True)
-
-    def wait_synced(self, timeout: float = 30.0) -> float:
-        return self._session().wait_synced(timeout)
-
     def describe(self) -> BackendInfo:
         if self._info is None:
             session = self._session()
@@ -207,12 +192,6 @@ class ClusterBackend:
             )
         return self._info
 
-    def access_log_lines(self, request_id: str) -> list[str]:
-        return self._session().access_log_lines(request_id)
-
-    def diagnostics(self) -> dict[str, str]:
-        return self._session().collect_diagnostics()
-
     def collect_logs(self, dest_dir: Path) -> Path | None:
         """Logs of productpage (app, sidecar) and of the ingress gateway under ``dest_dir/cluster-logs``."""
         if self.session is None:
@@ -227,11 +206,6 @@ class ClusterBackend:
         if self.tools is None:
             raise MeshReleaseError("the cluster backend is not started", hint="call start() first")
         return self.tools
-
-    def _session(self) -> MeshSession:
-        if self.session is None:
-            raise MeshReleaseError("the cluster backend is not started", hint="call start() first")
-        return self.session
 
     def _check_api_servers(self, workload: Kubectl, mesh: Kubectl) -> None:
         ns = self.settings.namespace

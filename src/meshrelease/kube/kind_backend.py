@@ -22,20 +22,20 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from meshrelease.backend import ApplyResult, BackendInfo, Manifest
+from meshrelease.backend import BackendInfo
 from meshrelease.errors import MeshReleaseError, UserInputError
 from meshrelease.kube.istioctl import Istioctl
 from meshrelease.kube.kind import KindCluster
 from meshrelease.kube.manifests import deployment_images
 from meshrelease.kube.runner import CommandRunner
 from meshrelease.kube.session import MeshSession
+from meshrelease.kube.session_backend import SessionBackend
 from meshrelease.kube.tools import (
     KIND_TOOLS,
     Tools,
@@ -83,7 +83,7 @@ class KindSettings:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-class KindBackend:
+class KindBackend(SessionBackend):
     """The ``kind`` backend (see the module docstring)."""
 
     name = "kind"
@@ -197,23 +197,6 @@ class KindBackend:
 
     # -- Backend protocol -----------------------------------------------------------------------------------
 
-    @property
-    def ingress_url(self) -> str:
-        """The ingress gateway as published by kind on the host (``http://127.0.0.1:<hostPort>``)."""
-        return self._ingress_url
-
-    def apply(self, docs: Sequence[Manifest], *, source: str | None = None) -> ApplyResult:
-        return self._session().apply(docs, source=source)
-
-    def delete(self, docs: Sequence[Manifest], *, source: str | None = None) -> ApplyResult:
-        return self._session().delete(docs, source=source)
-
-    def reset_routing(self) -> None:
-        self._session().reset(routing_only=True)
-
-    def wait_synced(self, timeout: float = 30.0) -> float:
-        return self._session().wait_synced(timeout)
-
     def describe(self) -> BackendInfo:
         if self._info is None:
             session, cluster = self._session(), self.cluster
@@ -232,12 +215,6 @@ class KindBackend:
             )
         return self._info
 
-    def access_log_lines(self, request_id: str) -> list[str]:
-        return self._session().access_log_lines(request_id)
-
-    def diagnostics(self) -> dict[str, str]:
-        return self._session().collect_diagnostics()
-
     def collect_logs(self, dest_dir: Path) -> Path | None:
         """``kind export logs`` into ``dest_dir``; None when no cluster was brought up."""
         if self.cluster is None or not self.cluster.up_done:
@@ -245,11 +222,6 @@ class KindBackend:
         return self.cluster.export_logs(dest_dir)
 
     # -- helpers ------------------------------------------------------------------------------------------
-
-    def _session(self) -> MeshSession:
-        if self.session is None:
-            raise MeshReleaseError("the kind backend is not started", hint="call start() first")
-        return self.session
 
     def _ensure_istio(self, istioctl: Istioctl, operator: Path, node_port: int, *, check_node_port: bool) -> None:
         kubectl = istioctl.cluster
