@@ -13,6 +13,7 @@ last counts it saw), then a fresh sample decided by :mod:`meshrelease.verdict`.
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -211,6 +212,9 @@ def label_page(exp: Expectation, sample: Sample) -> str:
         return OK_LABEL if exp.reviews is None else (obs.label() or NO_VERSION)
     if obs.error:
         return f"fetch error: {obs.error}"[:120]
+    if exp.user is not None and obs.user != exp.user:
+        # The page was not rendered for the expected user, so its routing proves nothing about that user.
+        return f"not signed in as {exp.user} (page shows {obs.user or 'nobody'})"
     violations: list[str] = []
     if exp.stars is not None and obs.stars != exp.stars:
         violations.append(f"stars {obs.stars}")
@@ -247,6 +251,8 @@ class StepRunner:
         self.options = options or RunnerOptions()
         self.progress = progress
         self._state: tuple[Path, int] | None = None  # (scenario file, index of the last step applied)
+        self._signed_in: dict[str, BookinfoClient] = {}
+        self._sign_in_lock = threading.Lock()
 
     # ------------------------------------------------------------ applying
     def _docs(self, scenario: Scenario, path: Path) -> list[Manifest]:
@@ -328,16 +334,29 @@ class StepRunner:
         return result
 
     def _client_factory(self, user: str | None) -> Callable[[], BookinfoClient]:
+        """Clients for the sampler's workers: anonymous ones, or tabs of one signed-in client per user (signed
+        in once per session, so a slow page under a fault does not delay every worker's sign-in)."""
         base = self.backend.ingress_url
         timeout = self.options.fetch_timeout
 
         def make() -> BookinfoClient:
-            client = BookinfoClient(base, timeout=timeout)
-            if user is not None:
-                client.sign_in(user)
-            return client
+            if user is None:
+                return BookinfoClient(base, timeout=timeout)
+            with self._sign_in_lock:
+                signed = self._signed_in.get(user)
+                if signed is None or signed.base_url != base.rstrip("/"):
+                    signed = BookinfoClient(base, timeout=timeout)
+                    signed.sign_in(user)
+                    self._signed_in[user] = signed
+            return signed.another_tab()
 
         return make
+
+    def close(self) -> None:
+        """Close the signed-in clients kept for the session."""
+        for client in self._signed_in.values():
+            client.close()
+        self._signed_in.clear()
 
     def check(self, scenario: Scenario, step: Step, exp: Expectation) -> ExpectationResult:
         kind, expected = expected_set(exp)

@@ -135,9 +135,11 @@ class PageSampler:
     def workers(self) -> int:
         return len(self._threads)
 
-    def close(self) -> None:
-        """Stop the workers; in-flight requests finish (bounded by the client timeout) and are dropped."""
+    def close(self, wait: float = 1.0) -> None:
+        """Stop the workers. Requests still in flight are dropped: their threads are joined for up to ``wait``
+        seconds, and any still waiting on a slow page (a fault delay) finish on their own, bounded by the
+        client's read timeout, instead of holding up the next check."""
         self._stop.set()
-        deadline = time.monotonic() + self.fetch_timeout + 5.0
+        deadline = time.monotonic() + wait
         for t in self._threads:
-            t.join(timeout=max(0.1, deadline - time.monotonic()))
+            t.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -213,6 +213,21 @@ def test_two_clients_keep_separate_sessions(server: HTTPServer) -> None:
     assert (nobody.user, nobody.signed_in) == (None, False)
 
 
+def test_another_tab_shares_the_sign_in_without_signing_in_again(server: HTTPServer) -> None:
+    fake = FakeProductpage()
+    fake.install(server)
+    with BookinfoClient(base(server), timeout=7.0) as jason:
+        jason.sign_in("jason")
+        with jason.another_tab() as tab:
+            page = tab.fetch_page()
+            assert (tab.signed_in_as, tab.user, tab.timeout) == ("jason", "jason", 7.0)
+            tab.sign_out()  # its own session: signing the tab out leaves the original signed in
+        again = jason.fetch_page()
+    assert (page.user, page.consistent) == ("jason", True)
+    assert again.user == "jason"
+    assert len(fake.logins) == 1
+
+
 def test_lazy_sign_in_happens_once_before_the_first_fetch(server: HTTPServer) -> None:
     fake = FakeProductpage()
     fake.install(server)

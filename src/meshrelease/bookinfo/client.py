@@ -128,6 +128,22 @@ class BookinfoClient:
         """The user whose sign-in was last confirmed on a page, or None."""
         return self._signed_in_as
 
+    def another_tab(self) -> BookinfoClient:
+        """A new client with its own ``requests.Session`` carrying this client's session cookie, as a second
+        browser tab of the same signed-in user would: no second sign-in (whose confirming page can take as long
+        as any page under a fault). Pages it fetches still show which user they were rendered for."""
+        tab = BookinfoClient(
+            self.base_url,
+            user=self.user,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            connect_attempts=self.connect_attempts,
+            trust_env=self._session.trust_env,
+        )
+        tab._session.cookies.update(self._session.cookies)
+        tab._signed_in_as = self._signed_in_as
+        return tab
+
     # -- sign-in -----------------------------------------------------------------------------------------
 
     def ensure_signed_in(self) -> PageObservation | None:
