@@ -14,25 +14,18 @@ from meshrelease.errors import MeshReleaseError
 
 
 def local_options_from_pytest(config: pytest.Config) -> Any:
-    from meshrelease.local.mesh import LocalMeshOptions
-    from meshrelease.local.pods import parse_workload_mappings
-    from meshrelease.local.push import parse_delay
+    from meshrelease.local.mesh import local_mesh_options
 
-    delay_text = config.getoption("propagation_delay")
-    envoy_bin = config.getoption("envoy_bin")
-    version = config.getoption("envoy_version")
-    if version:
-        from meshrelease.local.envoy_versions import ensure_envoy_version
-
-        envoy_bin = ensure_envoy_version(version)
-    return LocalMeshOptions(
+    keep = bool(config.getoption("keep_run_dir"))
+    return local_mesh_options(
         port=config.getoption("port"),
         ui=config.getoption("ui"),
-        envoy_bin=envoy_bin,
-        propagation_delay=parse_delay(delay_text) if delay_text else None,
-        workloads=parse_workload_mappings(config.getoption("workload") or []),
-        keep_run_dir=bool(config.getoption("keep_run_dir")),
-        run_dir=Path(config.getoption("report_dir")).parent / ".runs" if config.getoption("keep_run_dir") else None,
+        envoy_bin=config.getoption("envoy_bin"),
+        envoy_version=config.getoption("envoy_version"),
+        propagation_delay=config.getoption("propagation_delay"),
+        workloads=config.getoption("workload") or [],
+        keep_run_dir=keep,
+        run_dir=Path(config.getoption("report_dir")).parent / ".runs" if keep else None,
     )
 
 

@@ -160,39 +160,25 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _local_options(args: argparse.Namespace) -> Any:
-    from meshrelease.local.mesh import LocalMeshOptions
-    from meshrelease.local.pods import parse_workload_mappings
-    from meshrelease.local.push import parse_delay
+    from meshrelease.local.mesh import local_mesh_options
 
-    envoy_bin = args.envoy_bin
-    if args.envoy_version:
-        from meshrelease.local.envoy_versions import ensure_envoy_version
-
-        envoy_bin = ensure_envoy_version(args.envoy_version)
-    return LocalMeshOptions(
+    return local_mesh_options(
         port=args.port,
         ui=args.ui,
-        envoy_bin=envoy_bin,
-        propagation_delay=parse_delay(args.propagation_delay) if args.propagation_delay else None,
-        workloads=parse_workload_mappings(args.workload),
+        envoy_bin=args.envoy_bin,
+        envoy_version=args.envoy_version,
+        propagation_delay=args.propagation_delay,
+        workloads=args.workload,
         manifests=[Path(f) for f in args.filename],
         keep_run_dir=args.keep_run_dir,
     )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from meshrelease.local.control import ControlServer, claim_state, read_state, release_state
+    from meshrelease.local.control import ControlServer, claim_state, ensure_not_serving, release_state
     from meshrelease.local.mesh import LocalMesh
 
-    existing = read_state()
-    if existing is not None:
-        from meshrelease.local.control import AlreadyServing
-
-        raise AlreadyServing(
-            f"meshrelease serve is already running (pid {existing['pid']}, productpage at "
-            f"{existing.get('ingress_url')}/productpage)",
-            hint=f"stop it with Ctrl-C (or `kill {existing['pid']}`), or set MESHRELEASE_HOME to run a second mesh",
-        )
+    ensure_not_serving()  # before starting anything; claim_state checks again once the mesh is up
     for f in args.filename:
         if not Path(f).is_file():
             raise MeshReleaseError(f"-f {f}: no such file")

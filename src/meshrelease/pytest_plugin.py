@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -283,7 +284,7 @@ def progress_writer(config: pytest.Config) -> Any:
         final = " -> " in text or "replaying" in text
         if (not live and not final) or reporter is None:
             return
-        ctx = capman.global_and_fixture_disabled() if capman is not None else _null()
+        ctx = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
         with ctx:
             if live:
                 width = tw.fullwidth - 1
@@ -295,11 +296,3 @@ def progress_writer(config: pytest.Config) -> Any:
                 reporter.write_line("    " + text)
 
     return write
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None

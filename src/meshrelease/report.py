@@ -72,17 +72,17 @@ def _shares(values: Mapping[str, float]) -> dict[str, float]:
     return {k: (v / total if total else 0.0) for k, v in values.items()}
 
 
-def _expected_text(exp: Mapping[str, Any]) -> str:
-    expected = exp.get("expected") or {}
-    if exp.get("kind") == "split":
+def expected_text(kind: str, expected: Mapping[str, float]) -> str:
+    """The expected column of reports and failure tables: shares of a split, the versions otherwise."""
+    if kind == "split":
         return ", ".join(f"{k} {v:.0%}" for k, v in _shares(expected).items())
-    if exp.get("kind") == "spread":
+    if kind == "spread":
         return "spread over " + ", ".join(expected)
-    return ", ".join(expected)
+    return ", ".join(expected) or "-"
 
 
-def _observed_text(exp: Mapping[str, Any]) -> str:
-    counts = exp.get("counts") or {}
+def observed_text(counts: Mapping[str, int]) -> str:
+    """The observed column: each label's share and count, the most frequent first."""
     if not counts:
         return "-"
     shares = _shares(counts)
@@ -129,8 +129,10 @@ def render_markdown(results: Mapping[str, Any]) -> str:
                 "|---|---|---|---|---|---|",
             ]
             for e in exps:
+                expected = expected_text(str(e.get("kind")), e.get("expected") or {})
+                observed = observed_text(e.get("counts") or {})
                 lines.append(
-                    f"| {e.get('description')} | {_expected_text(e)} | {_observed_text(e)} | {e.get('requests')} | "
+                    f"| {e.get('description')} | {expected} | {observed} | {e.get('requests')} | "
                     f"{e.get('time_to_converge')} s | {e.get('decision')} |"
                 )
             for e in exps:
@@ -239,7 +241,7 @@ def render_html(results: Mapping[str, Any]) -> str:
                 dec = str(e.get("decision"))
                 out.append(
                     f"<tr><td>{esc(str(e.get('description')))}</td><td>{split_chart(e)}</td>"
-                    f"<td>{esc(_observed_text(e))}</td><td>{e.get('requests')}</td>"
+                    f"<td>{esc(observed_text(e.get('counts') or {}))}</td><td>{e.get('requests')}</td>"
                     f"<td>{e.get('time_to_converge')} s</td>"
                     f"<td class='{'pass' if dec == 'pass' else 'fail'}'>{esc(dec)}</td></tr>"
                 )

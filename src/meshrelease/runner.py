@@ -25,6 +25,8 @@ from meshrelease.backend import ApplyResult, Backend, Manifest
 from meshrelease.bookinfo.client import BookinfoClient
 from meshrelease.errors import MeshReleaseError, ValidationError
 from meshrelease.local.store import load_manifests
+from meshrelease.local.validation_kinds import kind_info
+from meshrelease.report import expected_text, observed_text
 from meshrelease.sampling import PageSampler, Sample
 from meshrelease.scenario import Expectation, Scenario, Step
 from meshrelease.verdict import check_split, check_spread, check_version
@@ -130,18 +132,6 @@ class StepFailed(AssertionError):
         super().__init__(failure_message(result))
 
 
-def _fmt_shares(values: Mapping[str, float], counts: Mapping[str, int] | None = None) -> str:
-    total = sum(values.values())
-    parts = []
-    for key, value in values.items():
-        share = value / total if total else 0.0
-        if counts is None:
-            parts.append(f"{key} {share:.0%}")
-        else:
-            parts.append(f"{key} {share:.1%} ({counts.get(key, 0)})")
-    return ", ".join(parts) if parts else "-"
-
-
 def failure_message(result: StepResult) -> str:
     """The expected-vs-observed table of a failed step, with the access log of one mis-routed request."""
     lines = [f"step {result.id} failed"]
@@ -151,9 +141,9 @@ def failure_message(result: StepResult) -> str:
         header = ("expectation", "expected", "observed", "requests", "decision")
         rows = []
         for e in result.expectations:
-            expected = _fmt_shares(e.expected) if e.kind == "split" else ", ".join(e.expected) if e.expected else "-"
-            observed = _fmt_shares({k: float(v) for k, v in e.counts.items()}, e.counts) if e.counts else "-"
-            rows.append((e.description, expected, observed, str(e.requests), e.decision))
+            rows.append(
+                (e.description, expected_text(e.kind, e.expected), observed_text(e.counts), str(e.requests), e.decision)
+            )
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
 
         def fmt(cells: Sequence[str]) -> str:
@@ -391,13 +381,10 @@ class StepRunner:
                 label = label_page(exp, s)
                 settle[label] += 1
                 streak = streak + 1 if label in allowed else 0
-                if label not in allowed and len(samples) < 1:
-                    samples.append((label, s))
             res.settle_counts = dict(settle)
             res.settle_pages = sum(settle.values())
             res.time_to_converge = time.monotonic() - t0
             decision_start = time.monotonic()
-            samples.clear()
             elapsed: list[float] = []
 
             def sample() -> str | None:
@@ -500,8 +487,6 @@ def _rel(path: Path, scenario: Scenario) -> str:
 
 
 def _default_api_version(kind: str) -> str:
-    if kind in ("VirtualService", "DestinationRule", "Gateway"):
-        return "networking.istio.io/v1"
-    if kind == "Deployment":
-        return "apps/v1"
-    return "v1"
+    """The preferred apiVersion of a kind the store knows (v1 for networking.istio.io), else ``v1``."""
+    info = kind_info(kind)
+    return info.api_versions[0] if info is not None else "v1"

@@ -345,44 +345,41 @@ def _expectation(ctx: _Ctx, data: Any, line: int, where: str) -> Expectation:
     return exp
 
 
-def _files(ctx: _Ctx, data: LineDict, key: str, where: str, base: Path) -> list[tuple[Path, int]]:
-    if key not in data or data[key] is None:
+def _entries(data: LineDict, key: str) -> list[tuple[int, Any, int]]:
+    """(index, item, line) of a key that holds one item or a list of them; [] when absent or null."""
+    value = data.get(key)
+    if value is None:
         return []
-    value = data[key]
-    items = value if isinstance(value, LineList) else LineList([value])
-    if not isinstance(value, LineList):
-        items.line = data.line_of(key)
-        items.item_lines = [data.line_of(key)]
-    out: list[tuple[Path, int]] = []
-    for i, item in enumerate(items):
-        line = items.line_of(i)
-        if isinstance(item, str):
-            path = (base / item).resolve()
-            if not path.is_file():
-                ctx.error(
-                    f"{where}.{key}[{i}]: manifest file {item!r} not found (looked at {path})",
-                    line,
-                    hint="paths are relative to the scenario file",
-                )
-            out.append((path, line))
-        else:
+    if isinstance(value, LineList):
+        return [(i, item, value.line_of(i)) for i, item in enumerate(value)]
+    return [(0, value, data.line_of(key))]
+
+
+def _manifest_path(ctx: _Ctx, item: str, where: str, line: int, base: Path) -> Path:
+    path = (base / item).resolve()
+    if not path.is_file():
+        ctx.error(
+            f"{where}: manifest file {item!r} not found (looked at {path})",
+            line,
+            hint="paths are relative to the scenario file",
+        )
+    return path
+
+
+def _files(ctx: _Ctx, data: LineDict, key: str, where: str, base: Path) -> list[Path]:
+    out: list[Path] = []
+    for i, item, line in _entries(data, key):
+        if not isinstance(item, str):
             ctx.error(f"{where}.{key}[{i}] must be a manifest path, not {item!r}", line)
+        out.append(_manifest_path(ctx, item, f"{where}.{key}[{i}]", line, base))
     return out
 
 
 def _deletes(ctx: _Ctx, data: LineDict, where: str, base: Path) -> tuple[DeleteRef, ...]:
-    if "delete" not in data or data["delete"] is None:
-        return ()
-    value = data["delete"]
-    items = value if isinstance(value, LineList) else [value]
     refs: list[DeleteRef] = []
-    for i, item in enumerate(items):
-        line = value.line_of(i) if isinstance(value, LineList) else data.line_of("delete")
+    for i, item, line in _entries(data, "delete"):
         if isinstance(item, str):
-            path = (base / item).resolve()
-            if not path.is_file():
-                ctx.error(f"{where}.delete[{i}]: manifest file {item!r} not found (looked at {path})", line)
-            refs.append(DeleteRef(line=line, path=path))
+            refs.append(DeleteRef(line=line, path=_manifest_path(ctx, item, f"{where}.delete[{i}]", line, base)))
         elif isinstance(item, LineDict):
             _unknown_keys(ctx, item, ("kind", "name", "namespace", "apiVersion"), f"{where}.delete[{i}]")
             kind = _string(ctx, item, "kind", f"{where}.delete[{i}]")
@@ -453,7 +450,7 @@ def _step(ctx: _Ctx, data: Any, line: int, index: int, base: Path, seen: dict[st
         name=name,
         line=data.line,
         description=description,
-        apply=tuple(p for p, _ in _files(ctx, data, "apply", where, base)),
+        apply=tuple(_files(ctx, data, "apply", where, base)),
         delete=_deletes(ctx, data, where, base),
         expect=expect,
         timeout=timeout,

@@ -62,15 +62,20 @@ class AlreadyServing(MeshReleaseError):
     """Raised when another ``meshrelease serve`` is running with the same state directory."""
 
 
-def claim_state(ingress_url: str, control_url: str, token: str, run_dir: str) -> Path:
+def ensure_not_serving() -> None:
+    """Raise AlreadyServing when another process serves a mesh with this state directory."""
     existing = read_state()
     if existing is not None and existing.get("pid") != os.getpid():
         raise AlreadyServing(
             f"meshrelease serve is already running (pid {existing['pid']}, productpage at "
             f"{existing.get('ingress_url')}/productpage)",
-            hint="stop it with Ctrl-C (or `kill " + str(existing["pid"]) + "`), or set MESHRELEASE_HOME to another "
+            hint=f"stop it with Ctrl-C (or `kill {existing['pid']}`), or set MESHRELEASE_HOME to another "
             "directory to run a second mesh",
         )
+
+
+def claim_state(ingress_url: str, control_url: str, token: str, run_dir: str) -> Path:
+    ensure_not_serving()
     path = state_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {

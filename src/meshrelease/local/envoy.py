@@ -22,7 +22,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -267,14 +266,6 @@ class EnvoyProcess:
                 raise EnvoyStartError(f"Envoy for {self.proxy.id} was not ready in time ({last}):\n{self.log_tail()}")
             time.sleep(0.01)
 
-    def config_dump(self) -> dict[str, Any]:
-        if self.admin_url is None:
-            raise MeshReleaseError(f"Envoy for {self.proxy.id} has no admin endpoint yet")
-        resp = self._session.get(f"{self.admin_url}/config_dump", timeout=5.0)
-        resp.raise_for_status()
-        data: dict[str, Any] = resp.json()
-        return data
-
     def lagging(self) -> str | None:
         """None when the proxy accepted every file written to it and nothing is warming, else the first gap."""
         if self.admin_url is None:
@@ -374,12 +365,3 @@ def wait_synced(processes: list[EnvoyProcess], timeout: float, *, poll: float = 
             )
         time.sleep(poll)
     return time.monotonic() - start
-
-
-@contextlib.contextmanager
-def running(processes: list[EnvoyProcess]) -> Iterator[list[EnvoyProcess]]:
-    try:
-        yield processes
-    finally:
-        for p in processes:
-            p.stop()

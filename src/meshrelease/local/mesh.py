@@ -34,10 +34,18 @@ from meshrelease.local import accesslog, translate
 from meshrelease.local.envoy import EnvoyProcess, popen_child, stop_process, wait_all_ready, wait_synced
 from meshrelease.local.envoy_binary import EnvoyBinary, find_envoy
 from meshrelease.local.model import ObjectKey, Pod, ProxyResources, ProxySpec, StoredObject, Translation
-from meshrelease.local.pods import PodPlan, UiName, check_deployments, plan_pods
+from meshrelease.local.pods import (
+    POD_NAME_ALPHABET,
+    PodPlan,
+    UiName,
+    check_deployments,
+    parse_workload_mappings,
+    plan_pods,
+)
 from meshrelease.local.ports import PortAllocator
-from meshrelease.local.push import Pusher
+from meshrelease.local.push import Pusher, parse_delay
 from meshrelease.local.store import ObjectStore, load_manifests
+from meshrelease.local.translate_errors import TranslationError
 from meshrelease.paths import bookinfo_manifests
 
 GATEWAY_LABELS = {"istio": "ingressgateway", "app": "istio-ingressgateway"}
@@ -60,6 +68,37 @@ class LocalMeshOptions:
     envoy_log_level: str = "warning"
     start_timeout: float = 60.0
     translate_options: translate.TranslateOptions = field(default_factory=translate.TranslateOptions)
+
+
+def local_mesh_options(
+    *,
+    port: int | None = None,
+    ui: UiName | None = None,
+    envoy_bin: str | None = None,
+    envoy_version: str | None = None,
+    propagation_delay: str | None = None,
+    workloads: Sequence[str] = (),
+    manifests: Sequence[Path] = (),
+    keep_run_dir: bool = False,
+    run_dir: Path | None = None,
+) -> LocalMeshOptions:
+    """LocalMeshOptions from command-line values (``meshrelease serve`` and the pytest options share them):
+    ``--envoy-version`` fetches that Envoy, ``--propagation-delay MIN..MAX`` and ``--workload IMAGE=COMMAND``
+    are parsed here, each with a clear error for a bad value."""
+    if envoy_version:
+        from meshrelease.local.envoy_versions import ensure_envoy_version
+
+        envoy_bin = ensure_envoy_version(envoy_version)
+    return LocalMeshOptions(
+        port=port,
+        ui=ui,
+        envoy_bin=envoy_bin,
+        propagation_delay=parse_delay(propagation_delay) if propagation_delay else None,
+        workloads=parse_workload_mappings(workloads),
+        manifests=list(manifests),
+        keep_run_dir=keep_run_dir,
+        run_dir=run_dir,
+    )
 
 
 @dataclass
@@ -175,12 +214,9 @@ class LocalMesh:
         self.wait_synced(self.options.start_timeout)
 
     def _pod_suffix(self) -> str:
-        alphabet = "bcdfghjklmnpqrstvwxz2456789"
-        return (
-            "".join(self._rng.choice(alphabet) for _ in range(10))
-            + "-"
-            + "".join(self._rng.choice(alphabet) for _ in range(5))
-        )
+        """A Kubernetes-style ``<template hash>-<pod hash>`` for the gateway pod (random; it has no template)."""
+        rs = "".join(self._rng.choice(POD_NAME_ALPHABET) for _ in range(10))
+        return rs + "-" + "".join(self._rng.choice(POD_NAME_ALPHABET) for _ in range(5))
 
     def close(self) -> None:
         """Stop every process this mesh started and remove its run directory. Safe to call twice."""
@@ -300,10 +336,7 @@ class LocalMesh:
         out: dict[str, str] = {}
         with self._lock:
             for proc in self._all_proxies():
-                try:
-                    gap = proc.lagging()
-                except Exception as exc:  # diagnostics must never raise
-                    gap = f"admin not answering: {exc}"
+                gap = _lag(proc)
                 rejected = proc.rejected_updates()
                 if gap or rejected:
                     out[f"proxy {proc.proxy.id}"] = f"lag: {gap}; rejected updates: {rejected}"
@@ -319,10 +352,7 @@ class LocalMesh:
         with self._lock:
             proxies = []
             for proc in self._all_proxies():
-                try:
-                    lag = proc.lagging()
-                except Exception as exc:
-                    lag = f"admin not answering: {exc.__class__.__name__}"
+                lag = _lag(proc)
                 proxies.append(
                     {
                         "id": proc.proxy.id,
@@ -382,31 +412,37 @@ class LocalMesh:
         """Apply-time check on the state an apply would produce: runnable images, supported fields, and a
         dry-run translation. Raises ValidationError naming ``source``; the store then changes nothing."""
         errors = check_deployments(objects, workloads=self.options.workloads, ui_override=self.options.ui)
-        errors += translate.check_supported(objects)
+        pods = list(self._pods.values())
+        try:
+            # The translation lists every unsupported field itself (TranslationError), so it is not scanned twice.
+            translate.translate(
+                objects, [p.model for p in pods], [p.proxy for p in pods], self.options.translate_options
+            )
+        except TranslationError as exc:
+            errors += exc.errors
         if errors:
             raise ValidationError(errors, source=source)
-        proxies = [self._sidecar_spec_stub(p) for p in self._pods.values()]
-        translate.translate(objects, [p.model for p in self._pods.values()], proxies, self.options.translate_options)
 
-    def _sidecar_spec_stub(self, pod: _PodRuntime) -> ProxySpec:
-        return pod.proxy
-
-    def _http_ports(self, objects: Sequence[StoredObject]) -> list[int]:
-        return translate.http_service_ports(objects)
-
-    def _ensure_bind_ports(self, spec: ProxySpec, logical: Sequence[int]) -> None:
+    def _ensure_bind_ports(
+        self, spec: ProxySpec, logical: Sequence[int], fixed: Mapping[int, int] | None = None
+    ) -> None:
+        """Give ``spec`` a 127.0.0.1 port for every logical port in ``logical`` and release the others. A port in
+        ``fixed`` (the gateway's ingress listener) always binds there and is never released."""
+        fixed = fixed or {}
         for port in logical:
             if port not in spec.bind_ports:
-                spec.bind_ports[port] = self._ports.allocate()
+                spec.bind_ports[port] = fixed.get(port) or self._ports.allocate()
         for port in list(spec.bind_ports):
             if port not in logical:
-                self._ports.release(spec.bind_ports.pop(port))
+                bound = spec.bind_ports.pop(port)
+                if port not in fixed:
+                    self._ports.release(bound)
 
     def _reconcile(self) -> None:
         """Make the running pods match the Deployments, then translate and push to every proxy."""
         objects = self.store.objects()
         plans = {p.name: p for p in plan_pods(objects, workloads=self.options.workloads, ui_override=self.options.ui)}
-        http_ports = self._http_ports(objects)
+        http_ports = translate.http_service_ports(objects)
         added = [plans[n] for n in plans if n not in self._pods]
         removed = [self._pods[n] for n in self._pods if n not in plans]
         if added:
@@ -416,14 +452,7 @@ class LocalMesh:
         gateway = self._gateway_spec
         assert gateway is not None and self._ingress_port is not None
         gw_ports = translate.gateway_listener_ports(objects, gateway, self.options.translate_options)
-        for port in gw_ports:
-            if port not in gateway.bind_ports:
-                gateway.bind_ports[port] = self._ingress_port if port == INGRESS_PORT else self._ports.allocate()
-        for port in list(gateway.bind_ports):
-            if port not in gw_ports:
-                bound = gateway.bind_ports.pop(port)
-                if bound != self._ingress_port:
-                    self._ports.release(bound)
+        self._ensure_bind_ports(gateway, gw_ports, fixed={INGRESS_PORT: self._ingress_port})
         for pod in removed:
             del self._pods[pod.plan.name]
         live = list(self._pods.values())
@@ -538,6 +567,14 @@ class LocalMesh:
         self._ports.release(pod.app_port)
         for bound in pod.proxy.bind_ports.values():
             self._ports.release(bound)
+
+
+def _lag(proc: EnvoyProcess) -> str | None:
+    """What a proxy still lacks (None when synced); never raises, for status and diagnostics."""
+    try:
+        return proc.lagging()
+    except Exception as exc:
+        return f"admin not answering: {exc.__class__.__name__}: {exc}"
 
 
 def _wait_port(port: int, name: str, proc: subprocess.Popen[bytes], timeout: float) -> None:

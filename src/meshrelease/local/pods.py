@@ -37,7 +37,7 @@ SUPPORTED_BOOKINFO = {
     ("ratings", "v1"),
 }
 # Kubernetes' pod-name alphabet (no vowels, no ambiguous characters).
-_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+POD_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 UiName = Literal["classic", "modern"]
 
@@ -69,7 +69,7 @@ class PodPlan:
 
 def _hash_text(data: str, length: int) -> str:
     digest = hashlib.sha256(data.encode()).digest()
-    return "".join(_ALPHABET[b % len(_ALPHABET)] for b in digest[:length])
+    return "".join(POD_NAME_ALPHABET[b % len(POD_NAME_ALPHABET)] for b in digest[:length])
 
 
 def template_hash(namespace: str, deployment: str, template: Mapping[str, Any]) -> str:
