@@ -1,3 +1,7 @@
-"""Root conftest: wires the suite's fixtures (fixtures/) into every test and scenario run from this repo."""
+"""Root conftest of the meshrelease repository: wires in the fixtures only its own test suite uses.
 
-pytest_plugins = ["fixtures.mesh", "fixtures.clients", "fixtures.steps"]
+Everything a scenario run needs (options, collection, the mesh and runner fixtures) comes from the installed
+package's pytest plugin, as in any user's repository.
+"""
+
+pytest_plugins = ["fixtures.processes"]

@@ -23,11 +23,12 @@ from pathlib import Path
 import aiohttp
 import requests
 
-from meshrelease.local.mesh import LocalMesh, LocalMeshOptions
-from meshrelease.local.store import load_manifests
+from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.data import data_file
+from meshrelease.k8s.manifest import load_manifests
 
 REPO = Path(__file__).resolve().parents[1]
-DR = REPO / "fixtures" / "kubernetes" / "destination-rule-all.yaml"
+DR = data_file("destination-rule-all.yaml")
 V2 = REPO / "scenarios" / "asm-release" / "manifests" / "reviews-v2.yaml"
 V1 = REPO / "scenarios" / "asm-release" / "manifests" / "reviews-v1.yaml"
 MARKER = "Reviews served by:"

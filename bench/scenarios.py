@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run(paths: list[str], label: str) -> None:
     with tempfile.TemporaryDirectory(prefix="meshrelease-bench-") as tmp:
-        argv = [sys.executable, "-m", "meshrelease.cli", "run", *paths, "--report-dir", tmp, "-q"]
+        argv = [sys.executable, "-m", "meshrelease.cli.main", "run", *paths, "--report-dir", tmp, "-q"]
         t0 = time.monotonic()
         proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False)
         wall = time.monotonic() - t0

@@ -5,7 +5,7 @@ weights and ``--runs`` with one share off by delta (0.10), and prints for each: 
 requests to a decision, the observed false-failure and miss rates, and -- on the very same page
 streams (the first 100 pages of each run) -- the rates of Istio's rule: 100 requests, every share
 within ±10 requests inclusive. For two-label splits it also prints the exact rates and mean (computed,
-not sampled; see meshrelease.verdict_exact).
+not sampled; see meshrelease.verdict.exact).
 
     .venv/bin/python bench/verdict_efficiency.py [--runs 3000] [--seed 1] [--no-exact]
 """
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import accumulate
 
-from meshrelease.verdict import (
+from meshrelease.verdict.checks import (
     DEFAULT_ALPHA,
     DEFAULT_BETA,
     DEFAULT_BETA_FRACTION,
@@ -32,8 +32,8 @@ from meshrelease.verdict import (
     normalise_weights,
     required_samples_single,
 )
-from meshrelease.verdict_exact import split_characteristics
-from meshrelease.verdict_sprt import plan_split
+from meshrelease.verdict.exact import split_characteristics
+from meshrelease.verdict.sprt import plan_split
 
 THIRD = 1 / 3
 RULE_REQUESTS = 100

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meshrelease.backends.local.model import ProxyResources
+from meshrelease.backends.local.translate.translator import rds_path
 from meshrelease.errors import WaitTimeout
-from meshrelease.local.model import ProxyResources
-from meshrelease.local.translate import rds_path
 
 HCM_NAME = "envoy.filters.network.http_connection_manager"
 

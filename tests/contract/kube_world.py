@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from meshrelease.data import data_dir
+
 FAKES = Path(__file__).parent / "fakes"
 if str(FAKES) not in sys.path:
     sys.path.insert(0, str(FAKES))
@@ -24,7 +26,7 @@ if str(FAKES) not in sys.path:
 import kubefakes_state as fk  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "fixtures" / "kubernetes"
+FIXTURES = data_dir()
 TOOLS = {"kind": "fake_kind", "kubectl": "fake_kubectl", "istioctl": "fake_istioctl", "docker": "fake_docker"}
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from kube_world import FIXTURES, RotatingFetcher, World
 
+from meshrelease.backends.kube.cluster_backend import ClusterBackend
+from meshrelease.backends.settings import ClusterSettings
 from meshrelease.errors import MeshReleaseError
-from meshrelease.kube.cluster_backend import ClusterBackend, ClusterSettings
 
 pytestmark = pytest.mark.contract
 
@@ -50,7 +51,7 @@ def make_backend(world: World, workload: Path, mesh: Path, **overrides: Any) -> 
         "mesh_kubeconfig": str(mesh),
         "mesh_context": MESH_CONTEXT,
         "ingress_url": "http://192.0.2.10/",
-        "fixtures": FIXTURES,
+        "data_dir": FIXTURES,
         "workdir": world.root / "session",
         "poll_interval": 0.01,
     }
@@ -322,7 +323,7 @@ def test_a_reviews_virtual_service_that_was_there_lets_the_warm_up_settle_for_on
         "mesh_kubeconfig": str(mesh),
         "mesh_context": MESH_CONTEXT,
         "ingress_url": "http://192.0.2.10",
-        "fixtures": FIXTURES,
+        "data_dir": FIXTURES,
         "workdir": fake_world.root / "session",
         "poll_interval": 0.01,
         "warmup_timeout": 5,

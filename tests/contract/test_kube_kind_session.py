@@ -10,9 +10,10 @@ import pytest
 import yaml
 from kube_world import FIXTURES, World, kind_config
 
+from meshrelease.backends.kube.kind_backend import KindBackend
+from meshrelease.backends.kube.versions import ISTIO_PINS
+from meshrelease.backends.settings import KindSettings
 from meshrelease.errors import CommandError, UserInputError, WaitTimeout
-from meshrelease.kube.kind_backend import KindBackend, KindSettings
-from meshrelease.kube.versions import ISTIO_PINS
 
 pytestmark = pytest.mark.contract
 
@@ -23,7 +24,7 @@ DEPLOYMENTS = ["details-v1", "ratings-v1", "reviews-v1", "reviews-v2", "reviews-
 def make_backend(world: World, gateway: Any, **overrides: Any) -> KindBackend:
     values: dict[str, Any] = {
         "istio_version": "1.30.4",
-        "fixtures": FIXTURES,
+        "data_dir": FIXTURES,
         "kind_config": kind_config(world.root / "kind-template.yaml", gateway.port),
         "workdir": world.root / "session",
         "poll_interval": 0.01,

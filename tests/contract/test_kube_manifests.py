@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from meshrelease.errors import UserInputError
-from meshrelease.kube.manifests import (
+from meshrelease.backends.kube.manifests import (
     ManifestWriter,
     items_of,
     kubectl_name,
@@ -17,7 +16,8 @@ from meshrelease.kube.manifests import (
     set_bookinfo_tag,
     with_namespace,
 )
-from meshrelease.local.model import ObjectKey
+from meshrelease.errors import UserInputError
+from meshrelease.k8s.objects import ObjectKey
 
 
 def test_identities_and_namespaces() -> None:

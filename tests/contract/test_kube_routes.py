@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshrelease.kube.routes import (
+from meshrelease.backends.kube.routes import (
     Destination,
     RouteShape,
     expect_default_route,

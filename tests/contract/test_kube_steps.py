@@ -11,8 +11,9 @@ import pytest
 import yaml
 from kube_world import FIXTURES, RotatingFetcher, World, enter_world
 
+from meshrelease.backends.kube.kind_backend import KindBackend
+from meshrelease.backends.settings import KindSettings
 from meshrelease.errors import CommandError, ValidationError, WaitTimeout
-from meshrelease.kube.kind_backend import KindBackend, KindSettings
 
 pytestmark = pytest.mark.contract
 
@@ -28,7 +29,7 @@ def kind_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World,
         backend = KindBackend(
             KindSettings(
                 istio_version="1.30.4",
-                fixtures=FIXTURES,
+                data_dir=FIXTURES,
                 workdir=root / "session dir 'single' \"double\"",
                 poll_interval=0.01,
                 ingress_url="http://127.0.0.1:9",

@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 from kube_world import FIXTURES, World
 
-from meshrelease.errors import ToolMissingError, UserInputError
-from meshrelease.kube.cluster_backend import ClusterBackend, ClusterSettings
-from meshrelease.kube.kind_backend import KindBackend, KindSettings
-from meshrelease.kube.tools import check_istioctl_version, locate_tools
-from meshrelease.kube.versions import (
+from meshrelease.backends.kube.cluster_backend import ClusterBackend
+from meshrelease.backends.kube.kind_backend import KindBackend
+from meshrelease.backends.kube.tools import check_istioctl_version, locate_tools
+from meshrelease.backends.kube.versions import (
     ISTIO_PINS,
     KIND_VERSION,
     image_tag,
@@ -19,6 +18,8 @@ from meshrelease.kube.versions import (
     node_image_kubernetes,
     pin_for,
 )
+from meshrelease.backends.settings import ClusterSettings, KindSettings
+from meshrelease.errors import ToolMissingError, UserInputError
 
 
 def executable(path: Path) -> Path:
@@ -32,7 +33,7 @@ def executable(path: Path) -> Path:
 def test_missing_tools_are_all_listed_with_install_hints_before_anything_runs(fake_world: World) -> None:
     for tool in ("docker", "kind", "istioctl"):
         (fake_world.bin / tool).unlink()
-    backend = KindBackend(KindSettings(fixtures=FIXTURES, workdir=fake_world.root / "session"))
+    backend = KindBackend(KindSettings(data_dir=FIXTURES, workdir=fake_world.root / "session"))
     with pytest.raises(ToolMissingError) as err:
         backend.start()
     backend.close()
@@ -52,7 +53,7 @@ def test_missing_tools_are_all_listed_with_install_hints_before_anything_runs(fa
 def test_the_cluster_backend_needs_only_kubectl_and_istioctl(fake_world: World) -> None:
     for tool in ("docker", "kind", "kubectl"):
         (fake_world.bin / tool).unlink()
-    backend = ClusterBackend(ClusterSettings(fixtures=FIXTURES))
+    backend = ClusterBackend(ClusterSettings(data_dir=FIXTURES))
     with pytest.raises(ToolMissingError) as err:
         backend.start()
     assert "the cluster backend needs kubectl, istioctl; missing: kubectl\n" in str(err.value)
@@ -63,7 +64,7 @@ def test_the_cluster_backend_needs_only_kubectl_and_istioctl(fake_world: World) 
 def test_an_istioctl_of_another_version_is_refused_with_the_download_command(fake_world: World) -> None:
     with fake_world.edit() as state:
         state["istioctl_version"] = "1.29.6"
-    backend = KindBackend(KindSettings(istio_version="1.30.4", fixtures=FIXTURES, workdir=fake_world.root / "s"))
+    backend = KindBackend(KindSettings(istio_version="1.30.4", data_dir=FIXTURES, workdir=fake_world.root / "s"))
     with pytest.raises(UserInputError) as err:
         backend.start()
     backend.close()

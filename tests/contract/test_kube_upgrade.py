@@ -27,10 +27,11 @@ from typing import Any
 import pytest
 from kube_world import FAKES, FIXTURES, RotatingFetcher, World, enter_world, modern_page
 
+from meshrelease.backends.kube.kind_backend import KindBackend
+from meshrelease.backends.kube.runner import CommandRunner
+from meshrelease.backends.settings import KindSettings
 from meshrelease.errors import ToolMissingError, UserInputError
-from meshrelease.kube.kind_backend import KindBackend, KindSettings
-from meshrelease.kube.runner import CommandRunner
-from meshrelease.kube.upgrade import IstioctlPair, IstioUpgrade, UpgradeFailed, locate_istioctl_pair
+from meshrelease.upgrade.istio import IstioctlPair, IstioUpgrade, UpgradeFailed, locate_istioctl_pair
 
 FROM, TO = "1.29.6", "1.30.4"
 CLUSTER = "kind-meshrelease"
@@ -72,7 +73,7 @@ def kind_backend(world: World, istioctl: str, version: str, **overrides: Any) ->
     values: dict[str, Any] = {
         "istio_version": version,
         "istioctl": istioctl,
-        "fixtures": FIXTURES,
+        "data_dir": FIXTURES,
         "workdir": world.root / "session",
         "poll_interval": 0.01,
         "ingress_url": "http://127.0.0.1:9",
@@ -417,14 +418,14 @@ class FlakyGateway:
 
 
 def expectation(reviews: str) -> Any:
-    from meshrelease.scenario import Expectation, ReviewsExpectation
+    from meshrelease.scenario.loader import Expectation, ReviewsExpectation
 
     return Expectation(line=1, reviews=ReviewsExpectation("version", version=reviews))
 
 
 @pytest.mark.contract
 def test_monitor_reports_exactly_the_requests_that_failed_during_the_upgrade(httpserver: Any) -> None:
-    from meshrelease.disruption import BEFORE_UPGRADE, DisruptionMonitor, DisruptionOptions
+    from meshrelease.upgrade.disruption import BEFORE_UPGRADE, DisruptionMonitor, DisruptionOptions
 
     gateway = FlakyGateway(httpserver)
     options = DisruptionOptions(concurrency=2, steady_window=5, fetch_timeout=5)
@@ -452,7 +453,7 @@ def test_monitor_reports_exactly_the_requests_that_failed_during_the_upgrade(htt
 
 @pytest.mark.contract
 def test_monitor_without_failures_passes_and_one_that_never_recovers_says_what_it_saw(httpserver: Any) -> None:
-    from meshrelease.disruption import DisruptionMonitor, DisruptionOptions
+    from meshrelease.upgrade.disruption import DisruptionMonitor, DisruptionOptions
 
     gateway = FlakyGateway(httpserver)
     options = DisruptionOptions(concurrency=2, steady_window=5, fetch_timeout=5)
@@ -477,10 +478,10 @@ def test_monitor_without_failures_passes_and_one_that_never_recovers_says_what_i
 @pytest.mark.envoy
 @pytest.mark.slow
 def test_monitor_on_the_local_mesh_reports_requests_failed_by_broken_routing() -> None:
-    from meshrelease.disruption import BEFORE_UPGRADE, DisruptionMonitor, DisruptionOptions
-    from meshrelease.local.mesh import LocalMesh, LocalMeshOptions
-    from meshrelease.local.store import load_manifests
-    from meshrelease.scenario import Expectation, ReviewsExpectation
+    from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+    from meshrelease.k8s.manifest import load_manifests
+    from meshrelease.scenario.loader import Expectation, ReviewsExpectation
+    from meshrelease.upgrade.disruption import BEFORE_UPGRADE, DisruptionMonitor, DisruptionOptions
 
     def reviews_to(subset: str) -> list[dict[str, Any]]:
         route = [{"destination": {"host": "reviews", "subset": subset}}]
@@ -573,7 +574,7 @@ def upgrade_check(world: World, pair: IstioctlPair, mode: str, gateway_url: str)
     argv = [
         sys.executable,
         "-m",
-        "meshrelease.cli",
+        "meshrelease.cli.main",
         "upgrade-check",
         str(scenario),
         "--backend",
@@ -677,7 +678,7 @@ def test_upgrade_check_in_place_reports_every_request_failed_during_the_upgrade(
 @pytest.mark.envoy
 @pytest.mark.slow
 def test_local_upgrade_check_runs_the_suite_on_each_envoy_version(tmp_path: Path) -> None:
-    from meshrelease.local.envoy_binary import find_envoy
+    from meshrelease.backends.local.dataplane.envoy_binary import find_envoy
 
     envoy = find_envoy().path
     cache = tmp_path / "cache"
@@ -709,7 +710,7 @@ def test_local_upgrade_check_runs_the_suite_on_each_envoy_version(tmp_path: Path
     env = dict(os.environ, MESHRELEASE_CACHE=str(cache), MESHRELEASE_HOME=str(tmp_path / "home"))
     argv = ["upgrade-check", "--backend", "local", "--from", "1.39.0", "--to", "1.40.0", str(scenario)]
     proc = subprocess.run(
-        [sys.executable, "-m", "meshrelease.cli", *argv, "--report-dir", str(reports), "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "meshrelease.cli.main", *argv, "--report-dir", str(reports), "-p", "no:cacheprovider"],
         capture_output=True,
         text=True,
         timeout=280,

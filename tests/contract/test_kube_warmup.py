@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from meshrelease.backends.kube.warmup import warm_up
 from meshrelease.errors import WaitTimeout
-from meshrelease.kube.warmup import warm_up
 
 
 class ScriptedFetcher:

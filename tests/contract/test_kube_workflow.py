@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from meshrelease.kube.versions import ISTIO_PINS, KIND_VERSION
+from meshrelease.backends.kube.versions import ISTIO_PINS, KIND_VERSION
 
 WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "e2e-kind.yml"
 KNOWN_CONTEXTS = {"matrix", "env", "secrets", "github", "runner", "steps", "job"}

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from meshrelease.compare import compare_files
+from meshrelease.backends.local.dataplane.envoy_binary import envoy_version, find_envoy
+from meshrelease.backends.local.dataplane.envoy_versions import cached_binary, ensure_envoy_version
 from meshrelease.errors import UserInputError
-from meshrelease.local.envoy_binary import envoy_version, find_envoy
-from meshrelease.local.envoy_versions import cached_binary, ensure_envoy_version
-from meshrelease.paths import REPO_ROOT
+from meshrelease.report.compare import compare_files
+from tests.paths import REPO_ROOT
 
 OLD = "1.36.3"
 
@@ -54,7 +54,17 @@ def test_two_envoy_versions_run_the_same_scenario_and_compare_clean(cache: Path,
     for label, extra in (("old", ["--envoy-version", OLD]), ("new", [])):
         out = tmp_path / label
         proc = subprocess.run(
-            [sys.executable, "-m", "meshrelease.cli", "run", str(scenario), "--report-dir", str(out), "-q", *extra],
+            [
+                sys.executable,
+                "-m",
+                "meshrelease.cli.main",
+                "run",
+                str(scenario),
+                "--report-dir",
+                str(out),
+                "-q",
+                *extra,
+            ],
             capture_output=True,
             text=True,
             timeout=900,

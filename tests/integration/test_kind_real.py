@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from meshrelease.kube.kind_backend import KindBackend, KindSettings
-from meshrelease.paths import fixtures_dir
+from meshrelease.backends.kube.kind_backend import KindBackend
+from meshrelease.backends.settings import KindSettings
+from meshrelease.data import data_dir
 
 
 def _istioctl() -> str | None:
@@ -74,7 +75,7 @@ def backend() -> Iterator[KindBackend]:
 
 
 def _load(name: str) -> list[dict[str, object]]:
-    return [d for d in yaml.safe_load_all((fixtures_dir() / name).read_text(encoding="utf-8")) if d]
+    return [d for d in yaml.safe_load_all((data_dir() / name).read_text(encoding="utf-8")) if d]
 
 
 def _reviews_vs(*routes: tuple[str, int]) -> dict[str, object]:
@@ -144,9 +145,9 @@ def test_diagnostics_and_logs_of_a_real_cluster(backend: KindBackend, tmp_path: 
 def test_every_kubectl_command_line_parses_with_a_real_kubectl(tmp_path: Path) -> None:
     """The wrapper's argument lists, given to a real kubectl against an API server that refuses connections:
     each must fail on the connection, never on its flags or arguments (needs only the kubectl binary)."""
+    from meshrelease.backends.kube.kubectl import Kubectl
+    from meshrelease.backends.kube.runner import CommandRunner
     from meshrelease.errors import CommandError
-    from meshrelease.kube.kubectl import Kubectl
-    from meshrelease.kube.runner import CommandRunner
 
     binary = shutil.which("kubectl")
     if binary is None:

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
+from meshrelease.backends.local.dataplane.pods import parse_workload_mappings
+from meshrelease.backends.local.dataplane.ports import PortInUse
+from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.data import data_dir
 from meshrelease.errors import MeshReleaseError
-from meshrelease.local.mesh import LocalMesh, LocalMeshOptions
-from meshrelease.local.pods import parse_workload_mappings
-from meshrelease.local.ports import PortInUse
-from meshrelease.local.store import load_manifests
-from meshrelease.paths import fixtures_dir
+from meshrelease.k8s.manifest import load_manifests
 
 pytestmark = pytest.mark.envoy
 
@@ -86,7 +86,7 @@ def test_close_reaps_every_process_and_frees_every_port(tmp_path: Path, leak_pro
         v3_ports.discard(0)
         reviews_v3 = [
             d
-            for d in load_manifests(fixtures_dir() / "bookinfo.yaml")
+            for d in load_manifests(data_dir() / "bookinfo.yaml")
             if d["kind"] == "Deployment" and d["metadata"]["name"] == "reviews-v3"
         ]
         mesh.delete(reviews_v3, source="reviews-v3")
@@ -155,7 +155,7 @@ def test_a_start_that_fails_after_processes_started_leaves_nothing(tmp_path: Pat
 HARNESS = """
 import json, sys, time
 from pathlib import Path
-from meshrelease.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
 
 mesh = LocalMesh(LocalMeshOptions(run_dir=Path(sys.argv[1])))
 mesh.start()

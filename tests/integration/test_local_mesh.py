@@ -23,21 +23,21 @@ import pytest
 import requests
 import yaml
 
+from meshrelease.backends.local.dataplane.envoy_binary import find_envoy
+from meshrelease.backends.local.dataplane.pods import parse_workload_mappings
+from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.backends.local.translate.listeners import ACCESS_LOG_FORMAT
 from meshrelease.bookinfo.client import BookinfoClient
 from meshrelease.bookinfo.page import PageObservation
+from meshrelease.data import data_dir
 from meshrelease.errors import MeshReleaseError, ValidationError, WaitTimeout
-from meshrelease.local.envoy_binary import find_envoy
-from meshrelease.local.mesh import LocalMesh, LocalMeshOptions
-from meshrelease.local.pods import parse_workload_mappings
-from meshrelease.local.store import load_manifests
-from meshrelease.local.translate_listeners import ACCESS_LOG_FORMAT
-from meshrelease.paths import fixtures_dir
-from meshrelease.verdict import VerdictResult, check_split, check_spread, check_version
+from meshrelease.k8s.manifest import load_manifests
+from meshrelease.verdict.checks import VerdictResult, check_split, check_spread, check_version
 
 pytestmark = pytest.mark.envoy
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "mesh"
-DR_ALL = fixtures_dir() / "destination-rule-all.yaml"
+DR_ALL = data_dir() / "destination-rule-all.yaml"
 SYNC_TIMEOUT = 30.0
 REVIEWS_UNAVAILABLE = "Sorry, product reviews are currently unavailable for this book."
 ECHO_IMAGE = "registry.example.com/meshrelease-tests/echo:1.0"
@@ -140,7 +140,7 @@ def config_versions(mesh: LocalMesh) -> dict[str, Any]:
 
 def bookinfo_deployments() -> dict[str, str]:
     """Deployment name -> image, from the Bookinfo manifest the mesh starts with."""
-    docs = yaml.safe_load_all((fixtures_dir() / "bookinfo.yaml").read_text(encoding="utf-8"))
+    docs = yaml.safe_load_all((data_dir() / "bookinfo.yaml").read_text(encoding="utf-8"))
     return {
         d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"]
         for d in docs

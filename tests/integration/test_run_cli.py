@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from meshrelease.paths import REPO_ROOT
+from meshrelease.data import data_file
 
 pytestmark = [pytest.mark.envoy, pytest.mark.slow]
 
-DR = (REPO_ROOT / "fixtures" / "kubernetes" / "destination-rule-all.yaml").read_text()
+DR = (data_file("destination-rule-all.yaml")).read_text()
 
 
 def vs(weights: dict[str, int]) -> str:
@@ -56,7 +56,7 @@ def make(tmp_path: Path, split: dict[str, int]) -> Path:
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, MESHRELEASE_HOME=str(tmp_path / "home"))
     return subprocess.run(
-        [sys.executable, "-m", "meshrelease.cli", "run", *args],
+        [sys.executable, "-m", "meshrelease.cli.main", "run", *args],
         capture_output=True,
         text=True,
         timeout=600,

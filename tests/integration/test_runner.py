@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from meshrelease.local.mesh import LocalMesh, LocalMeshOptions
-from meshrelease.paths import REPO_ROOT
-from meshrelease.runner import RunnerOptions, StepFailed, StepRunner, failure_message
-from meshrelease.scenario import Scenario, load_scenario
+from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.data import data_file
+from meshrelease.engine.runner import RunnerOptions, StepRunner
+from meshrelease.report.failure import StepFailed, failure_message
+from meshrelease.scenario.loader import Scenario, load_scenario
 
 pytestmark = pytest.mark.envoy
 
-DR_ALL = REPO_ROOT / "fixtures" / "kubernetes" / "destination-rule-all.yaml"
+DR_ALL = data_file("destination-rule-all.yaml")
 
 
 def vs_reviews(body: str) -> str:

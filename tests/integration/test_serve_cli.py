@@ -24,14 +24,14 @@ import pytest
 import requests
 import yaml
 
+from meshrelease.backends.local.control import TOKEN_HEADER
 from meshrelease.bookinfo.client import BookinfoClient
-from meshrelease.local.control import TOKEN_HEADER
-from meshrelease.paths import fixtures_dir
+from meshrelease.data import data_dir
 
 pytestmark = pytest.mark.envoy
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "mesh"
-DR_ALL = fixtures_dir() / "destination-rule-all.yaml"
+DR_ALL = data_dir() / "destination-rule-all.yaml"
 PRODUCTPAGE_LINE = re.compile(r"^productpage: (http://127\.0\.0\.1:(\d+))/productpage$")
 START_TIMEOUT = 90.0
 COMMAND_TIMEOUT = 120.0
@@ -44,7 +44,7 @@ def cli_env(home: Path) -> dict[str, str]:
 def meshrelease(home: Path, *args: str | Path, timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess[str]:
     """Run one ``meshrelease`` command to completion (bounded) with ``MESHRELEASE_HOME=home``."""
     return subprocess.run(
-        [sys.executable, "-m", "meshrelease.cli", *map(str, args)],
+        [sys.executable, "-m", "meshrelease.cli.main", *map(str, args)],
         env=cli_env(home),
         capture_output=True,
         text=True,
@@ -63,7 +63,7 @@ class Serve:
     def __init__(self, home: Path, *args: str) -> None:
         self.home = home
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "meshrelease.cli", "serve", *args],
+            [sys.executable, "-m", "meshrelease.cli.main", "serve", *args],
             env=cli_env(home),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -165,7 +165,7 @@ def table(text: str, header: str) -> list[list[str]]:
 
 
 def bookinfo_deployments() -> list[str]:
-    docs = yaml.safe_load_all((fixtures_dir() / "bookinfo.yaml").read_text(encoding="utf-8"))
+    docs = yaml.safe_load_all((data_dir() / "bookinfo.yaml").read_text(encoding="utf-8"))
     return sorted(d["metadata"]["name"] for d in docs if d and d.get("kind") == "Deployment")
 
 

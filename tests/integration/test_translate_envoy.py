@@ -22,9 +22,9 @@ import pytest
 import requests
 import yaml
 
-from meshrelease.local.envoy_binary import find_envoy
-from meshrelease.local.model import ProxyResources
-from meshrelease.local.translate import ACCESS_LOG_FORMAT, TranslateOptions, translate
+from meshrelease.backends.local.dataplane.envoy_binary import find_envoy
+from meshrelease.backends.local.model import ProxyResources
+from meshrelease.backends.local.translate.translator import ACCESS_LOG_FORMAT, TranslateOptions, translate
 from tests.envoy_helpers import RunningEnvoy, dynamic_bootstrap, static_bootstrap, validate, write_xds
 from tests.translate_builders import CASES_DIR, GATEWAY_ID, Case, World, fixture_docs, load_cases, world
 

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 import requests
 
+from meshrelease.backends.local.dataplane.envoy_binary import EnvoyNotFound, find_envoy
 from meshrelease.bookinfo.client import BookinfoClient
 from meshrelease.bookinfo.workloads import PodConfig, ThreadedWorkloadHost, default_env
 from meshrelease.bookinfo.workloads.host import RunningPod
 from meshrelease.bookinfo.workloads.standalone import pod_name
-from meshrelease.local.envoy_binary import EnvoyNotFound, find_envoy
 
 pytestmark = pytest.mark.envoy
 READY_TIMEOUT = 20.0

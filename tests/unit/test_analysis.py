@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from meshrelease.local.analysis import analyze, fqdn
-from meshrelease.local.store import ObjectStore, load_manifests
+from meshrelease.backends.local.apiserver.analysis import analyze, fqdn
+from meshrelease.backends.local.apiserver.store import ObjectStore
+from meshrelease.data import data_dir
+from meshrelease.k8s.manifest import load_manifests
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kubernetes"
+FIXTURES = data_dir()
 
 
 def route(host: str = "reviews", subset: str | None = None, port: int | None = None) -> dict[str, Any]:

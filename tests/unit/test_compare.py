@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from meshrelease.cli import main
-from meshrelease.compare import compare, compare_files, two_proportion_p
+from meshrelease.cli.main import main
 from meshrelease.errors import UserInputError
+from meshrelease.report.compare import compare, compare_files, two_proportion_p
 
 
 def expectation(desc: str, counts: dict[str, int], *, p50: float | None = None) -> dict[str, Any]:

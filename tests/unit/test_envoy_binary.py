@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from meshrelease.local import envoy_binary
-from meshrelease.local.envoy_binary import EnvoyNotFound, find_envoy
+from meshrelease.backends.local.dataplane import envoy_binary
+from meshrelease.backends.local.dataplane.envoy_binary import EnvoyNotFound, find_envoy
 
 
 def fake_envoy(tmp_path: Path, version: str, name: str = "envoy") -> Path:

@@ -8,15 +8,16 @@ from typing import Any
 
 import pytest
 
-from meshrelease.errors import UserInputError
-from meshrelease.local.model import ObjectKey, StoredObject
-from meshrelease.local.pods import (
+from meshrelease.backends.local.dataplane.pods import (
     check_deployments,
     parse_workload_mappings,
     plan_pods,
     resolve_image,
     ui_for_tag,
 )
+from meshrelease.backends.local.model import StoredObject
+from meshrelease.errors import UserInputError
+from meshrelease.k8s.objects import ObjectKey
 
 
 def deployment(

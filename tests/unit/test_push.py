@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from meshrelease.backends.local.dataplane.push import Pusher
+from meshrelease.backends.settings import parse_delay
 from meshrelease.errors import UserInputError
-from meshrelease.local.push import Pusher, parse_delay
 
 
 @pytest.mark.parametrize(

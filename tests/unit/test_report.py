@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from meshrelease.backend import BackendInfo
-from meshrelease.report import build_results, render_html, render_markdown, split_chart, write_reports
-from meshrelease.runner import ExpectationResult, StepResult, failure_message
+from meshrelease.backends.base import BackendInfo
+from meshrelease.engine.runner import ExpectationResult, StepResult
+from meshrelease.report.failure import failure_message
+from meshrelease.report.render import build_results, render_html, render_markdown, split_chart, write_reports
 
 
 def step_result(passed: bool) -> StepResult:

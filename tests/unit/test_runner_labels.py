@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from meshrelease.bookinfo.page import PageObservation, parse_page
-from meshrelease.runner import expected_set, label_page
-from meshrelease.sampling import Sample
-from meshrelease.scenario import Expectation, ReviewsExpectation
+from meshrelease.engine.runner import expected_set, label_page
+from meshrelease.engine.sampler import Sample
+from meshrelease.scenario.loader import Expectation, ReviewsExpectation
 
 PAGES = Path(__file__).resolve().parents[1] / "data" / "pages"
 

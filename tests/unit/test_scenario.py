@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from meshrelease.errors import UserInputError
-from meshrelease.paths import scenarios_dir
-from meshrelease.scenario import load_scenario, parse_duration
+from meshrelease.scenario.loader import load_scenario, parse_duration
+from tests.paths import SCENARIOS
 
 
 def write_scenario(tmp_path: Path, body: str, manifests: tuple[str, ...] = ("m.yaml",)) -> Path:
@@ -124,7 +124,7 @@ def test_single_positive_weight_is_a_single_version(tmp_path: Path) -> None:
             "expected a version such as v1",
         ),
         ("steps:\n  - name: s\n    expect:\n      - reviews: [v1]\n", 4, "spread needs at least two"),
-        ("name: x\nname: y\nsteps: []\n", 2, "duplicate key 'name'"),
+        ("name: x\nname: y\nsteps: []\n", 2, 'mapping key "name" already defined at line 1'),
         ("steps:\n  - name: s\n    expect: [{reviews: v1}\n", 4, "invalid YAML"),
         ("stepz: []\n", 1, "unknown key 'stepz'"),
     ],
@@ -154,7 +154,7 @@ def test_parse_duration(text: object, seconds: float | None) -> None:
 
 def test_repository_scenarios_are_valid() -> None:
     names = set()
-    for path in sorted(scenarios_dir().glob("*/scenario.yaml")):
+    for path in sorted(SCENARIOS.glob("*/scenario.yaml")):
         sc = load_scenario(path)
         names.add(sc.name)
         assert sc.steps
@@ -168,7 +168,7 @@ def test_repository_scenarios_are_valid() -> None:
 
 
 def test_asm_release_follows_the_release_guide() -> None:
-    sc = load_scenario(scenarios_dir() / "asm-release")
+    sc = load_scenario(SCENARIOS / "asm-release")
     names = [s.name for s in sc.steps]
     assert names == [
         "destination-rules",

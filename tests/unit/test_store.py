@@ -9,19 +9,14 @@ from typing import Any
 
 import pytest
 
+from meshrelease.backends.local.apiserver.store import BUILTIN_NAMESPACES, NAMESPACE_HINT, DeleteError, ObjectStore
+from meshrelease.backends.local.model import StoredObject
+from meshrelease.data import data_dir
 from meshrelease.errors import UserInputError, ValidationError
-from meshrelease.local.model import ObjectKey, StoredObject
-from meshrelease.local.store import (
-    BUILTIN_NAMESPACES,
-    NAMESPACE_HINT,
-    DeleteError,
-    Manifest,
-    ObjectStore,
-    load_manifest_text,
-    load_manifests,
-)
+from meshrelease.k8s.manifest import Manifest, load_manifest_text, load_manifests
+from meshrelease.k8s.objects import ObjectKey
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kubernetes"
+FIXTURES = data_dir()
 BOOKINFO = [
     FIXTURES / "bookinfo.yaml",
     FIXTURES / "bookinfo-gateway.yaml",
@@ -174,7 +169,7 @@ metadata:
             "apiVersion: v1\nkind: Service\nmetadata: !!python/object:os.system {name: x}\n",
             "bad.yaml:3: invalid YAML: could not determine a constructor for the tag",
         ),
-        ("a: &loop [*loop]\n", "bad.yaml:1: the document nests too deeply"),
+        ("a: &loop [*loop]\n", "bad.yaml:1: the document nests more than 100 levels deep"),
     ],
 )
 def test_load_errors_name_file_and_line(text: str, expected: str) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from meshrelease.errors import UserInputError
-from meshrelease.local.model import ProxySpec
-from meshrelease.local.translate import (
+from meshrelease.backends.local.model import ProxySpec
+from meshrelease.backends.local.translate.translator import (
     ACCESS_LOG_FORMAT,
     TranslateOptions,
     TranslationError,
@@ -16,6 +15,7 @@ from meshrelease.local.translate import (
     rds_path,
     translate,
 )
+from meshrelease.errors import UserInputError
 from tests.translate_builders import GATEWAY_ID, gateway_proxy, load_yaml, stored, world
 
 FAULT_TYPE = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from meshrelease.local.model import ProxySpec, StoredObject, Translation
-from meshrelease.local.translate import translate
+from meshrelease.backends.local.model import ProxySpec, StoredObject, Translation
+from meshrelease.backends.local.translate.translator import translate
 from tests.translate_builders import CASES_DIR, GATEWAY_ID, World, fixture_docs, load_yaml, stored, world
 
 STEPS: dict[str, str] = yaml.safe_load((CASES_DIR / "samples" / "bookinfo-steps.yaml").read_text())

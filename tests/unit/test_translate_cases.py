@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from meshrelease.local.translate import TranslateOptions, translate
+from meshrelease.backends.local.translate.translator import TranslateOptions, translate
 from tests.translate_builders import Case, load_cases, missing, resolve
 
 CASES = load_cases()

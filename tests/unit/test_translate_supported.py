@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from meshrelease.backends.local.translate.translator import TranslationError, check_supported, translate
 from meshrelease.errors import ValidationError
-from meshrelease.local.translate import TranslationError, check_supported, translate
 from tests.translate_builders import FIXTURES, load_yaml, stored, world
 
 ELSEWHERE = "the kind and cluster backends support it"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from meshrelease.local.translate_errors import TranslationError
-from meshrelease.local.translate_hosts import (
+from meshrelease.backends.local.translate.errors import TranslationError
+from meshrelease.backends.local.translate.hosts import (
     exported_to,
     host_matches,
     intersect_hosts,
@@ -14,8 +14,8 @@ from meshrelease.local.translate_hosts import (
     server_hosts_for_namespace,
     service_domains,
 )
-from meshrelease.local.translate_registry import port_protocol
-from meshrelease.local.translate_values import million_percent, proto_duration
+from meshrelease.backends.local.translate.registry import port_protocol
+from meshrelease.backends.local.translate.values import million_percent, proto_duration
 
 
 @pytest.mark.parametrize(

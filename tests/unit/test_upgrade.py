@@ -12,19 +12,14 @@ from typing import Any
 
 import pytest
 
-from meshrelease.backend import ApplyResult, BackendInfo, Manifest
-from meshrelease.cli import main
-from meshrelease.disruption import DisruptionOptions, DisruptionReport, FailedRequest, find_upgrade_traffic_step
+from meshrelease.backends.base import ApplyResult, BackendInfo, ObjectDoc
+from meshrelease.cli.main import main
 from meshrelease.errors import MeshReleaseError, UserInputError
-from meshrelease.kube.upgrade import check_upgrade_path, revision_name
-from meshrelease.kube.upgrade_kind import kind_settings_from_pytest_args
-from meshrelease.upgrade import (
-    LocalVersionsDriver,
-    SuiteRun,
-    UpgradePlan,
-    check_pytest_args,
-    run_upgrade_check,
-)
+from meshrelease.upgrade.check import SuiteRun, UpgradePlan, check_pytest_args, run_upgrade_check
+from meshrelease.upgrade.disruption import DisruptionOptions, DisruptionReport, FailedRequest, find_upgrade_traffic_step
+from meshrelease.upgrade.istio import check_upgrade_path, revision_name
+from meshrelease.upgrade.kind import kind_settings_from_pytest_args
+from meshrelease.upgrade.local import LocalVersionsDriver
 
 PLAN = UpgradePlan("1.29.6", "1.30.4", "revision")
 
@@ -323,11 +318,11 @@ class Mesh:
     def start(self) -> None:
         self.calls.append("start")
 
-    def apply(self, docs: Sequence[Manifest], *, source: str | None = None) -> ApplyResult:
+    def apply(self, docs: Sequence[ObjectDoc], *, source: str | None = None) -> ApplyResult:
         self.calls.append(f"apply {source}")
         return ApplyResult()
 
-    def delete(self, docs: Sequence[Manifest], *, source: str | None = None) -> ApplyResult:
+    def delete(self, docs: Sequence[ObjectDoc], *, source: str | None = None) -> ApplyResult:
         self.calls.append(f"delete {source}")
         return ApplyResult()
 

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from meshrelease.backends.local.apiserver.store import ObjectStore
+from meshrelease.backends.local.validation.common import parse_duration_ns, re2_error
+from meshrelease.backends.local.validation.validate import WEBHOOK_PREFIX
 from meshrelease.errors import ValidationError
-from meshrelease.local.store import ObjectStore, load_manifest_text
-from meshrelease.local.validation import WEBHOOK_PREFIX
-from meshrelease.local.validation_common import parse_duration_ns, re2_error
+from meshrelease.k8s.manifest import load_manifest_text
 
 RE2_NOTE = "Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)"
 DEST = {"destination": {"host": "reviews"}}

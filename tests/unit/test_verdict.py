@@ -1,4 +1,4 @@
-"""Unit tests of meshrelease.verdict: decisions on scripted page sequences, texts, options, input errors."""
+"""Unit tests of meshrelease.verdict.checks: decisions on scripted page sequences, texts, options, input errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import pytest
 
 from meshrelease.errors import UserInputError
-from meshrelease.verdict import (
+from meshrelease.verdict.checks import (
     NONE_KEY,
     VerdictResult,
     check_split,
@@ -19,7 +19,7 @@ from meshrelease.verdict import (
     normalise_weights,
     required_samples_single,
 )
-from meshrelease.verdict_sprt import plan_split
+from meshrelease.verdict.sprt import plan_split
 
 
 class Script:
@@ -432,7 +432,7 @@ def test_results_are_frozen_dataclasses() -> None:
 
 
 def test_spread_passes_when_every_version_answers_and_nothing_else() -> None:
-    from meshrelease.verdict import check_spread
+    from meshrelease.verdict.checks import check_spread
 
     labels = iter(["v1", "v2", "v3"] * 100)
     result = check_spread(lambda: next(labels), ["v1", "v2", "v3"])
@@ -443,7 +443,7 @@ def test_spread_passes_when_every_version_answers_and_nothing_else() -> None:
 
 
 def test_spread_fails_on_a_missing_version_after_the_cap() -> None:
-    from meshrelease.verdict import check_spread
+    from meshrelease.verdict.checks import check_spread
 
     labels = iter(["v1", "v2"] * 100)
     result = check_spread(lambda: next(labels), ["v1", "v2", "v3"], max_requests=150)
@@ -452,7 +452,7 @@ def test_spread_fails_on_a_missing_version_after_the_cap() -> None:
 
 
 def test_spread_fails_at_once_on_a_foreign_label() -> None:
-    from meshrelease.verdict import check_spread
+    from meshrelease.verdict.checks import check_spread
 
     labels = iter(["v1", "v2", "v3", "unavailable", "v1"])
     result = check_spread(lambda: next(labels), ["v1", "v2", "v3"])
@@ -461,7 +461,7 @@ def test_spread_fails_at_once_on_a_foreign_label() -> None:
 
 
 def test_spread_rejects_bad_input() -> None:
-    from meshrelease.verdict import check_spread
+    from meshrelease.verdict.checks import check_spread
 
     with pytest.raises(UserInputError):
         check_spread(lambda: "v1", ["v1"])

@@ -14,7 +14,7 @@ from itertools import accumulate
 
 import pytest
 
-from meshrelease.verdict import (
+from meshrelease.verdict.checks import (
     DEFAULT_ALPHA,
     DEFAULT_BETA,
     DEFAULT_BETA_FRACTION,
@@ -24,8 +24,8 @@ from meshrelease.verdict import (
     normalise_weights,
     required_samples_single,
 )
-from meshrelease.verdict_exact import split_characteristics
-from meshrelease.verdict_sprt import SplitPlan, plan_split
+from meshrelease.verdict.exact import split_characteristics
+from meshrelease.verdict.sprt import SplitPlan, plan_split
 
 THIRD = 1 / 3
 TRUE_SPLITS = {

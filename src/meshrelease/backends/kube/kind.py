@@ -1,0 +1,215 @@
+"""The kind cluster of a session: created through pytest-kubernetes, or adopted when it already runs.
+
+Lifecycle goes through pytest-kubernetes's kind manager (``select_provider_manager("kind")``, the class its
+``k8s_manager("kind")`` fixture returns) with ``ClusterOptions(provider_config=…, api_version=…)``, the one
+route by which a kind config with extraPortMappings reaches ``kind create`` (its ``--k8s-provider-config``
+option is unusable: ecosystem.md §1.4 item 1). The manager is subclassed to work around the rest of §1.4:
+
+- commands run as argument lists through :class:`~meshrelease.backends.kube.runner.CommandRunner` (its ``_exec`` joins
+  a ``shell=True`` string), with the kind binary found by :mod:`meshrelease.backends.kube.tools` (item 5);
+- readiness is polled with kubectl argument lists, bounded, and a timeout reports the last state (item 6);
+  the pre-create probe is skipped (the cluster is known not to exist), so ownership cannot flip (item 4);
+- ``delete`` removes only a cluster this session created.
+
+A cluster with the same name that already runs is adopted (``kind get kubeconfig``) and never deleted.
+``keep`` leaves a created cluster running for the next session, which then adopts it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pytest_kubernetes.options import ClusterOptions
+from pytest_kubernetes.providers import select_provider_manager
+
+from meshrelease.backends.kube.kubectl import Kubectl
+from meshrelease.backends.kube.manifests import items_of
+from meshrelease.backends.kube.runner import CommandResult, CommandRunner
+from meshrelease.errors import UserInputError
+
+
+class KindCluster:
+    """One kind cluster for a session (see the module docstring)."""
+
+    def __init__(
+        self,
+        runner: CommandRunner,
+        kind_binary: str,
+        kubectl_binary: str,
+        *,
+        name: str,
+        node_image: str,
+        kubernetes_version: str,
+        config_template: Path,
+        workdir: Path,
+        keep: bool = False,
+        create_timeout: float = 600.0,
+        ready_timeout: float = 180.0,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.runner = runner
+        self.kind_binary = kind_binary
+        self.name = name
+        self.node_image = node_image
+        self.kubernetes_version = kubernetes_version
+        self.config_template = config_template
+        self.workdir = workdir
+        self.keep = keep
+        self.create_timeout = create_timeout
+        self.ready_timeout = ready_timeout
+        self.poll_interval = poll_interval
+        self.kubeconfig = workdir / "kubeconfig"
+        self.config_path = workdir / "kind-config.yaml"
+        self.created = False
+        self.up_done = False
+        self.kubectl = Kubectl(runner, kubectl_binary, kubeconfig=str(self.kubeconfig), role="kind")
+        self._manager: Any = None
+
+    # -- config ----------------------------------------------------------------------------------------
+
+    def render_config(self) -> dict[str, Any]:
+        """The kind config of this session: the template with ``name`` and every node's ``image`` set."""
+        try:
+            config = yaml.safe_load(self.config_template.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise UserInputError(f"cannot read the kind config: {exc}", path=str(self.config_template)) from None
+        if not isinstance(config, dict) or config.get("kind") != "Cluster":
+            raise UserInputError("not a kind Cluster config (kind: Cluster)", path=str(self.config_template))
+        rendered = copy.deepcopy(config)
+        rendered["name"] = self.name
+        nodes = rendered.get("nodes") or [{"role": "control-plane"}]
+        for node in nodes:
+            node["image"] = self.node_image
+        rendered["nodes"] = nodes
+        return rendered
+
+    def published_port(self, node_port: int) -> tuple[str, int]:
+        """(host address, host port) where the control-plane node's ``node_port`` is published."""
+        for node in self.render_config()["nodes"]:
+            if node.get("role", "control-plane") != "control-plane":
+                continue
+            for mapping in node.get("extraPortMappings") or []:
+                if int(mapping.get("containerPort", -1)) == node_port:
+                    address = str(mapping.get("listenAddress") or "127.0.0.1")
+                    return ("127.0.0.1" if address == "0.0.0.0" else address), int(mapping["hostPort"])  # noqa: S104
+        raise UserInputError(
+            f"the kind config publishes no port for the ingress gateway's NodePort {node_port}",
+            path=str(self.config_template),
+            field="nodes[0].extraPortMappings",
+            hint=f"add a mapping with containerPort: {node_port} (and a hostPort), or pass --ingress-url",
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def existing(self) -> list[str]:
+        """``kind get clusters``."""
+        result = self.runner.run([self.kind_binary, "get", "clusters"], timeout=60)
+        return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+    def up(self) -> None:
+        """Adopt the running cluster of that name, or create it; then wait until its API server serves."""
+        if self.up_done:
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.name in self.existing():
+            result = self.runner.run([self.kind_binary, "get", "kubeconfig", "--name", self.name], timeout=60)
+            _write_private(self.kubeconfig, result.stdout)
+            self.created = False
+            self.kubectl.wait_ready(timeout=self.ready_timeout, interval=self.poll_interval)
+        else:
+            self.config_path.write_text(yaml.safe_dump(self.render_config(), sort_keys=False), encoding="utf-8")
+            manager = self._manager_class()(provider_config=str(self.config_path))
+            self._manager = manager
+            manager.create(
+                ClusterOptions(
+                    provider_config=self.config_path,
+                    api_version=self.kubernetes_version,
+                    kubeconfig_path=self.kubeconfig,
+                    cluster_timeout=int(self.create_timeout),
+                ),
+                timeout=max(1, int(self.ready_timeout)),
+                options=["--wait", "120s"],
+            )
+            self.created = True
+        self.up_done = True
+
+    def down(self) -> str:
+        """Delete the cluster if this session created it and ``keep`` is off; returns what was done."""
+        if not self.up_done:
+            return f"kind cluster {self.name} was not started"
+        if not self.created:
+            return f"kind cluster {self.name} left running (this session did not create it)"
+        if self.keep:
+            return (
+                f"kind cluster {self.name} kept (--keep-cluster); the next session with --kind-cluster-name "
+                f"{self.name} reuses it; remove it with: kind delete cluster --name {self.name}"
+            )
+        self._manager.delete()
+        self.up_done = False
+        return f"kind cluster {self.name} deleted"
+
+    def export_logs(self, dest: Path) -> Path:
+        """``kind export logs <dest>/kind-<name> --name <name>``; returns that directory."""
+        target = dest / f"kind-{self.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.runner.run([self.kind_binary, "export", "logs", str(target), "--name", self.name], timeout=300)
+        return target
+
+    def node_containers(self) -> list[str]:
+        """Node names as Kubernetes reports them (for descriptions)."""
+        return [str(n["metadata"]["name"]) for n in items_of(self.kubectl.get_json("nodes"))]
+
+    # -- the pytest-kubernetes manager ----------------------------------------------------------------------
+
+    def _manager_class(self) -> Any:
+        base = select_provider_manager("kind")
+        cluster = self
+
+        class MeshreleaseKindManager(base):  # type: ignore[misc, valid-type]
+            """pytest-kubernetes's kind manager with argument-list commands and our readiness/ownership."""
+
+            _ran_create = False
+
+            @property
+            def _exec_path(self) -> Path:
+                return Path(cluster.kind_binary)
+
+            def _exec(
+                self,
+                arguments: list[str],
+                additional_env: dict[str, str] | None = None,
+                timeout: int | None = None,
+            ) -> CommandResult:
+                limit = timeout or self._cluster_options.cluster_timeout
+                return cluster.runner.run([cluster.kind_binary, *arguments], timeout=float(limit))
+
+            def _on_create(self, cluster_options: ClusterOptions, **kwargs: Any) -> None:
+                self._ran_create = True
+                super()._on_create(cluster_options, **kwargs)
+                # kind created it: from here on it is this session's to delete, even if readiness fails
+                cluster.created = True
+                cluster.up_done = True
+
+            def ready(self, timeout: int = 20) -> bool:
+                if not self._ran_create:
+                    return False  # the pre-create probe: the cluster is known not to exist
+                # pytest-kubernetes passes whole seconds; the session's own (float) timeout is the one meant
+                cluster.kubectl.wait_ready(timeout=cluster.ready_timeout, interval=cluster.poll_interval)
+                return True
+
+            def delete(self) -> None:
+                if self._ran_create:
+                    self._on_delete()
+
+        return MeshreleaseKindManager
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a kubeconfig readable by its owner only (it holds credentials)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)

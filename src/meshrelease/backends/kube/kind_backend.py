@@ -1,0 +1,254 @@
+"""``KindBackend``: a kind cluster with Istio installed by istioctl at a pinned version, and Bookinfo.
+
+Session start, in order (each step bounded; every command an argument list):
+
+1. find docker, kind, kubectl and istioctl (one error listing everything missing, before anything runs);
+   check istioctl's own version against ``--istio-version``;
+2. adopt the running kind cluster of that name, or create it through pytest-kubernetes with the session's
+   kind config (extraPortMappings to the ingress gateway's fixed NodePort; node image pinned per Istio minor);
+3. install Istio with ``istioctl install -f istio-install.yaml`` unless the cluster already runs that version;
+   wait for istiod and the gateway; check the gateway Service publishes the NodePort kind maps;
+4. label the namespace for injection, apply Bookinfo and its Gateway, wait for the rollouts (restarting any
+   deployment whose pods predate the label), then warm up through the gateway at the mapped host port until
+   reviews v1, v2 and v3 have all answered.
+
+``close()`` deletes the cluster if this session created it (unless ``--keep-cluster``); on a cluster it
+did not create (or keeps) it removes the objects the run applied and restores what they replaced. It never
+deletes what it did not create.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from meshrelease.backends.base import BackendInfo
+from meshrelease.backends.kube.istioctl import Istioctl
+from meshrelease.backends.kube.kind import KindCluster
+from meshrelease.backends.kube.manifests import deployment_images
+from meshrelease.backends.kube.runner import CommandRunner
+from meshrelease.backends.kube.session import MeshSession
+from meshrelease.backends.kube.session_backend import SessionBackend
+from meshrelease.backends.kube.tools import (
+    KIND_TOOLS,
+    Tools,
+    check_istioctl_version,
+    istioctl_client_version,
+    locate_tools,
+)
+from meshrelease.backends.kube.versions import image_tag, node_image_kubernetes, pin_for
+from meshrelease.backends.kube.warmup import ClientFactory
+from meshrelease.backends.settings import KindSettings
+from meshrelease.data import data_dir
+from meshrelease.errors import MeshReleaseError, UserInputError
+
+log = logging.getLogger("meshrelease.backends.kube")
+
+ISTIO_NAMESPACE = "istio-system"
+GATEWAY_SERVICE = "istio-ingressgateway"
+
+
+class KindBackend(SessionBackend):
+    """The ``kind`` backend (see the module docstring)."""
+
+    name = "kind"
+
+    def __init__(
+        self,
+        settings: KindSettings | None = None,
+        *,
+        client_factory: ClientFactory | None = None,
+        runner: CommandRunner | None = None,
+    ) -> None:
+        self.settings = settings or KindSettings()
+        self.collect_logs_dir = self.settings.collect_logs
+        self.runner = runner or CommandRunner()
+        self._client_factory = client_factory
+        self.cluster: KindCluster | None = None
+        self.session: MeshSession | None = None
+        self.tools: Tools | None = None
+        self.istio_version = ""
+        self.node_image = ""
+        self.warmup_counts: dict[str, int] = {}
+        self.close_message = ""
+        self._ingress_url = ""
+        self._started = False
+        self._own_dir: Path | None = None  # the session directory, when this backend made it
+        self._info: BackendInfo | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bring up kind, Istio and Bookinfo (idempotent). Call :meth:`close` even if this raises."""
+        if self._started:
+            return
+        s = self.settings
+        tools = locate_tools(KIND_TOOLS, istioctl=s.istioctl, istio_home=s.istio_home, purpose="the kind backend")
+        self.tools = tools
+        version = istioctl_client_version(self.runner, tools.istioctl)
+        check_istioctl_version(tools.istioctl, version, s.istio_version)
+        self.istio_version = version
+        pin = pin_for(version) if not s.node_image else None
+        self.node_image = s.node_image or (pin.node_image if pin else "")
+        data = s.data_dir or data_dir()
+        operator = s.istio_operator or data / "istio-install.yaml"
+        node_port = gateway_node_port(operator)
+        session_dir = s.workdir or Path(tempfile.mkdtemp(prefix="meshrelease-kind-"))
+        self._own_dir = None if s.workdir else session_dir
+        cluster = KindCluster(
+            self.runner,
+            tools.kind,
+            tools.kubectl,
+            name=s.cluster_name,
+            node_image=self.node_image,
+            kubernetes_version=node_image_kubernetes(self.node_image) or (pin.kubernetes if pin else ""),
+            config_template=s.kind_config or data / "kind.yaml",
+            workdir=session_dir / "kind",
+            keep=s.keep_cluster,
+            create_timeout=s.create_timeout,
+            ready_timeout=s.ready_timeout,
+            poll_interval=s.poll_interval,
+        )
+        if s.ingress_url:
+            self._ingress_url = s.ingress_url.rstrip("/")
+        else:
+            host, port = cluster.published_port(node_port)
+            self._ingress_url = f"http://{host}:{port}"
+        self.cluster = cluster
+        cluster.up()
+        kubectl = cluster.kubectl
+        istioctl = Istioctl(self.runner, tools.istioctl, kubectl)
+        session = MeshSession(
+            self.runner,
+            workload=kubectl,
+            mesh=kubectl,
+            istioctl=istioctl,
+            namespace=s.namespace,
+            poll_interval=s.poll_interval,
+            client_factory=self._client_factory,
+            workdir=session_dir / "session",
+        )
+        self.session = session
+        self._ensure_istio(istioctl, operator, node_port, check_node_port=not s.ingress_url)
+        if s.namespace != "default":
+            session.apply_infrastructure(
+                [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": s.namespace}}], "namespace"
+            )
+        session.label_namespace_for_injection()
+        docs = MeshSession.bookinfo_manifests(data, s.bookinfo_tag)
+        session.apply_infrastructure(docs, "bookinfo")
+        deployments = [str(d["metadata"]["name"]) for d in docs if d.get("kind") == "Deployment"]
+        session.roll_out(deployments, timeout=s.rollout_timeout)
+        self.warmup_counts = session.warm_up(self._ingress_url, versions=("v1", "v2", "v3"), timeout=s.warmup_timeout)
+        self._started = True
+
+    def close(self) -> None:
+        """Tear down what this session created, nothing else (see the module docstring)."""
+        cluster, session = self.cluster, self.session
+        try:
+            if session is not None and cluster is not None and (not cluster.created or cluster.keep):
+                session.reset(routing_only=False)
+        finally:
+            if cluster is not None:
+                self.close_message = cluster.down()
+                log.info(self.close_message)
+                shutil.rmtree(cluster.workdir, ignore_errors=True)  # the kubeconfig: credentials
+            if session is not None:
+                session.remove_workdir()
+            if self._own_dir is not None:
+                shutil.rmtree(self._own_dir, ignore_errors=True)
+            self.session = None
+            self._started = False
+
+    # -- Backend protocol -----------------------------------------------------------------------------------
+
+    def describe(self) -> BackendInfo:
+        if self._info is None:
+            session, cluster = self._session(), self.cluster
+            assert cluster is not None
+            self._info = BackendInfo(
+                backend="kind",
+                mesh=f"istio {self.istio_version}",
+                kubernetes=session.workload.server_version(),
+                bookinfo=session.bookinfo_tag() or self.settings.bookinfo_tag,
+                extra={
+                    "kind_cluster": cluster.name,
+                    "kind_node_image": self.node_image,
+                    "cluster": "created by this session" if cluster.created else "reused",
+                    "istioctl": self.tools.istioctl if self.tools else "",
+                },
+            )
+        return self._info
+
+    def collect_logs(self, dest_dir: Path) -> Path | None:
+        """``kind export logs`` into ``dest_dir``; None when no cluster was brought up."""
+        if self.cluster is None or not self.cluster.up_done:
+            return None
+        return self.cluster.export_logs(dest_dir)
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    def _ensure_istio(self, istioctl: Istioctl, operator: Path, node_port: int, *, check_node_port: bool) -> None:
+        kubectl = istioctl.cluster
+        revision = self.settings.istio_revision
+        control_plane = f"istiod-{revision}" if revision else "istiod"
+        istiod = kubectl.get_json("deployment", control_plane, namespace=ISTIO_NAMESPACE, ignore_not_found=True)
+        if istiod:
+            images = deployment_images(istiod)
+            running = image_tag(images[0]).split("-", 1)[0] if images else ""
+            if running and running != self.istio_version:
+                assert self.cluster is not None
+                name = self.cluster.name
+                raise UserInputError(
+                    f"kind cluster {name} already runs Istio {running}, this session uses istioctl "
+                    f"{self.istio_version}",
+                    field="--istio-version",
+                    hint=f"use another --kind-cluster-name, remove the cluster (kind delete cluster --name "
+                    f"{name}), or run with --istio-version {running} and that istioctl",
+                )
+        elif revision:
+            assert self.cluster is not None
+            raise UserInputError(
+                f"kind cluster {self.cluster.name} has no Istio control plane of revision {revision} "
+                f"(no deployment {ISTIO_NAMESPACE}/{control_plane})",
+                field="--istio-revision",
+                hint="--istio-revision reuses a cluster a revision upgrade left running and never installs; see "
+                f"`kubectl get deployments -n {ISTIO_NAMESPACE} -l app=istiod`, or drop the option",
+            )
+        else:
+            istioctl.install(operator, readiness_timeout=self.settings.install_timeout)
+        for name in (control_plane, GATEWAY_SERVICE):
+            kubectl.rollout_status(name, namespace=ISTIO_NAMESPACE, timeout=self.settings.rollout_timeout)
+        if check_node_port:
+            service = kubectl.get_json("service", GATEWAY_SERVICE, namespace=ISTIO_NAMESPACE)
+            ports = {int(p.get("nodePort", 0)) for p in (service.get("spec") or {}).get("ports") or []}
+            if (service.get("spec") or {}).get("type") != "NodePort" or node_port not in ports:
+                raise MeshReleaseError(
+                    f"the {GATEWAY_SERVICE} Service is not a NodePort on {node_port}, so the port kind "
+                    "publishes does not reach it",
+                    hint="this cluster's Istio was installed differently: use another --kind-cluster-name, "
+                    f"or pass --ingress-url; see {operator}",
+                )
+
+
+def gateway_node_port(operator: Path) -> int:
+    """The http2 nodePort of the ingress gateway in an IstioOperator file."""
+    try:
+        spec = (yaml.safe_load(operator.read_text(encoding="utf-8")) or {}).get("spec") or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UserInputError(f"cannot read the IstioOperator file: {exc}", path=str(operator)) from None
+    for gateway in (spec.get("components") or {}).get("ingressGateways") or []:
+        service: dict[str, Any] = (gateway.get("k8s") or {}).get("service") or {}
+        for port in service.get("ports") or []:
+            if port.get("name") == "http2" and port.get("nodePort"):
+                return int(port["nodePort"])
+    raise UserInputError(
+        "no ingress gateway port named http2 with a fixed nodePort",
+        path=str(operator),
+        field="spec.components.ingressGateways[].k8s.service.ports",
+    )

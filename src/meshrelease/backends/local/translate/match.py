@@ -1,0 +1,127 @@
+"""HTTPMatchRequest -> Envoy RouteMatch (istio-to-envoy.md §3.1), and the selector part of a match
+(port, sourceLabels, sourceNamespace, match-level gateways) that decides whether a route exists at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from meshrelease.backends.local.translate.hosts import resolve_gateway_ref
+from meshrelease.backends.local.translate.values import (
+    JsonDict,
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    labels_match,
+    string_map,
+)
+
+# Pseudo-headers appended after the sorted header matchers, in this order.
+_PSEUDO_HEADERS = (("method", ":method"), ("authority", ":authority"), ("scheme", ":scheme"))
+
+
+def is_presence_match(match: Any) -> bool:
+    """``{}`` (or null) and ``regex: "*"`` mean "present", whatever the value."""
+    m = as_dict(match)
+    if not any(k in m for k in ("exact", "prefix", "regex")):
+        return True
+    return m.get("regex") == "*"
+
+
+def string_matcher(match: Any) -> JsonDict:
+    """Istio StringMatch (exact/prefix/regex) as Envoy StringMatcher (regex: full-match RE2)."""
+    m = as_dict(match)
+    if "exact" in m:
+        return {"exact": as_str(m["exact"])}
+    if "prefix" in m:
+        return {"prefix": as_str(m["prefix"])}
+    return {"safe_regex": {"regex": as_str(m.get("regex"))}}
+
+
+def header_matcher(name: str, match: Any, *, invert: bool = False) -> JsonDict:
+    """One Envoy HeaderMatcher; ``invert`` renders a ``withoutHeaders`` entry."""
+    out: JsonDict = {"name": name}
+    presence = is_presence_match(match)
+    if presence:
+        out["present_match"] = True
+    else:
+        out["string_match"] = string_matcher(match)
+    if invert:
+        out["invert_match"] = True
+        if not presence:
+            # A missing header counts as "" so that "without x: exact foo" matches requests lacking x;
+            # Envoy rejects the flag together with present_match.
+            out["treat_missing_header_as_empty"] = True
+    return out
+
+
+def route_match(match: JsonDict | None) -> JsonDict:
+    """The Envoy ``match`` for one match block (``None``: a rule without ``match``)."""
+    if match is None:
+        return {"prefix": "/"}
+    out: JsonDict = {}
+    uri = match.get("uri")
+    if isinstance(uri, dict) and "exact" in uri:
+        out["path"] = as_str(uri["exact"])
+    elif isinstance(uri, dict) and "prefix" in uri:
+        out["prefix"] = as_str(uri["prefix"])
+    elif isinstance(uri, dict) and "regex" in uri:
+        out["safe_regex"] = {"regex": as_str(uri["regex"])}
+    else:
+        out["prefix"] = "/"
+    out["case_sensitive"] = match.get("ignoreUriCase") is not True
+    headers = [header_matcher(str(k), v) for k, v in as_dict(match.get("headers")).items()]
+    headers += [header_matcher(str(k), v, invert=True) for k, v in as_dict(match.get("withoutHeaders")).items()]
+    headers.sort(key=lambda h: str(h["name"]))  # stable: a name in both lists keeps headers first
+    for field, pseudo in _PSEUDO_HEADERS:
+        if match.get(field) is not None:
+            headers.append(header_matcher(pseudo, match[field]))
+    if headers:
+        out["headers"] = headers
+    params = []
+    for name, value in sorted(as_dict(match.get("queryParams")).items()):
+        if is_presence_match(value):
+            params.append({"name": str(name), "present_match": True})
+        else:
+            params.append({"name": str(name), "string_match": string_matcher(value)})
+    if params:
+        out["query_parameters"] = params
+    return out
+
+
+def is_catch_all(match: JsonDict) -> bool:
+    """A rendered match that takes every request: prefix ``/`` (or regex ``.*``), no header/query matcher."""
+    if match.get("headers") or match.get("query_parameters") or match.get("dynamic_metadata"):
+        return False
+    return match.get("prefix") == "/" or as_dict(match.get("safe_regex")).get("regex") == ".*"
+
+
+def selects_proxy(
+    match: JsonDict | None,
+    *,
+    vs_namespace: str,
+    listen_port: int,
+    gateway_names: Collection[str],
+    proxy_labels: dict[str, str],
+    proxy_namespace: str,
+) -> bool:
+    """Whether a match block yields a route for this proxy and listener port.
+
+    ``port`` must equal the listener port (a Gateway server port on gateways). Match-level ``gateways``,
+    when given, replace the selector checks: one of them must name this proxy's gateway (``mesh`` for
+    sidecars). Otherwise ``sourceLabels`` must be a subset of the proxy's labels and ``sourceNamespace``
+    its namespace."""
+    if match is None:
+        return True
+    port = as_int(match.get("port"))
+    if port and port != listen_port:
+        return False
+    gateways = [resolve_gateway_ref(g, vs_namespace) for g in as_list(match.get("gateways")) if as_str(g)]
+    if gateways:
+        return any(g in gateway_names for g in gateways)
+    if not labels_match(string_map(match.get("sourceLabels")), proxy_labels):
+        return False
+    source_ns = as_str(match.get("sourceNamespace"))
+    return not source_ns or source_ns == proxy_namespace

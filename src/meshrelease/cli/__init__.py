@@ -1,0 +1,1 @@
+"""The ``meshrelease`` command: argparse front ends only. Nothing in meshrelease imports this package."""

@@ -1,0 +1,437 @@
+"""The step runner: brings a backend to a scenario step's state, then checks every expectation by traffic.
+
+For step *k* of a scenario the mesh must run "steps 1..k-1 applied". The runner remembers which step it
+applied last; when the next step follows it, only step *k* is applied, otherwise (a step run alone with
+``-k``, another scenario before it, a failed apply) the backend is reset to its baseline and the earlier
+steps are replayed without their checks.
+
+Each expectation then goes through DESIGN.md §6: sync (``wait_synced``), settle (a window of consecutive
+pages showing nothing outside the expected set, bounded by the convergence timeout, which reports the
+last counts it saw), then a fresh sample decided by :mod:`meshrelease.verdict.checks`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshrelease.backends.base import ApplyResult, Backend, ObjectDoc
+from meshrelease.bookinfo.client import BookinfoClient
+from meshrelease.engine.sampler import PageSampler, Sample
+from meshrelease.errors import MeshReleaseError, ValidationError
+from meshrelease.k8s.kinds import kind_info
+from meshrelease.k8s.manifest import load_manifests
+from meshrelease.scenario.loader import Expectation, Scenario, Step
+from meshrelease.verdict import VerdictOptions, check_split, check_spread, check_version
+
+OK_LABEL = "ok"
+NO_VERSION = "no version shown"
+
+ProgressFn = Callable[[str], None]
+
+
+@dataclass
+class RunnerOptions:
+    verdict: VerdictOptions = field(default_factory=VerdictOptions)
+    concurrency: int = 8
+    converge_timeout: float = 60.0
+    sync_timeout: float = 60.0
+    settle_window: int = 10
+    max_requests: int = 5000
+    fetch_timeout: float = 15.0
+    spread_max_requests: int = 2000
+
+
+@dataclass
+class ExpectationResult:
+    description: str
+    user: str | None
+    kind: str  # version | split | spread | page
+    expected: dict[str, float]
+    decision: str  # pass | fail | undecided | error
+    counts: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    explanation: str = ""
+    settle_pages: int = 0
+    settle_counts: dict[str, int] = field(default_factory=dict)
+    time_to_converge: float = 0.0
+    seconds: float = 0.0
+    latency: dict[str, float] = field(default_factory=dict)
+    example: dict[str, Any] | None = None  # one mis-routed page: observation + access-log lines
+
+    @property
+    def passed(self) -> bool:
+        return self.decision == "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "description": self.description,
+            "user": self.user,
+            "kind": self.kind,
+            "expected": self.expected,
+            "decision": self.decision,
+            "counts": self.counts,
+            "requests": self.requests,
+            "explanation": self.explanation,
+            "settle": {"pages": self.settle_pages, "counts": self.settle_counts},
+            "time_to_converge": round(self.time_to_converge, 4),
+            "seconds": round(self.seconds, 4),
+            "latency": self.latency,
+            "example": self.example,
+        }
+
+
+@dataclass
+class StepResult:
+    scenario: str
+    step: str
+    passed: bool
+    applied: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    replayed: list[str] = field(default_factory=list)
+    sync_seconds: float = 0.0
+    seconds: float = 0.0
+    expectations: list[ExpectationResult] = field(default_factory=list)
+    error: str | None = None
+    diagnostics: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.scenario}::{self.step}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "step": self.step,
+            "passed": self.passed,
+            "applied": self.applied,
+            "warnings": self.warnings,
+            "replayed": self.replayed,
+            "sync_seconds": round(self.sync_seconds, 4),
+            "seconds": round(self.seconds, 4),
+            "error": self.error,
+            "expectations": [e.to_dict() for e in self.expectations],
+            "diagnostics": self.diagnostics,
+        }
+
+
+def expected_set(exp: Expectation) -> tuple[str, dict[str, float]]:
+    """(kind, expected label -> weight)."""
+    rev = exp.reviews
+    if rev is None:
+        return "page", {OK_LABEL: 1.0}
+    if rev.kind == "version":
+        assert rev.version is not None
+        return "version", {rev.version: 1.0}
+    if rev.kind == "split":
+        return "split", dict(rev.weights)
+    return "spread", {v: 1.0 for v in rev.versions}
+
+
+def label_page(exp: Expectation, sample: Sample) -> str:
+    """What one page says about ``exp``: the reviews version (or "ok") when every per-page check holds,
+    otherwise a description of the first violation (which the verdict counts as a foreign label)."""
+    obs = sample.observation
+    if obs.status != exp.status:
+        if obs.status is None:
+            return f"fetch error: {obs.error or 'unknown'}"[:120]
+        return f"status {obs.status}"
+    if exp.status != 200:
+        return OK_LABEL if exp.reviews is None else (obs.label() or NO_VERSION)
+    if obs.error:
+        return f"fetch error: {obs.error}"[:120]
+    if exp.user is not None and obs.user != exp.user:
+        # The page was not rendered for the expected user, so its routing proves nothing about that user.
+        return f"not signed in as {exp.user} (page shows {obs.user or 'nobody'})"
+    violations: list[str] = []
+    if exp.stars is not None and obs.stars != exp.stars:
+        violations.append(f"stars {obs.stars}")
+    if exp.ratings is not None and (obs.ratings_error != (exp.ratings == "unavailable")):
+        violations.append("ratings unavailable" if obs.ratings_error else "ratings shown")
+    if exp.details is not None and (obs.details_error != (exp.details == "unavailable")):
+        violations.append("details unavailable" if obs.details_error else "details shown")
+    html = sample.html or ""
+    violations += [f"missing {text!r}" for text in exp.contains if text not in html]
+    violations += [f"contains {text!r}" for text in exp.not_contains if text in html]
+    elapsed = obs.elapsed or 0.0
+    if exp.latency_min is not None and elapsed < exp.latency_min:
+        violations.append(f"latency {elapsed:.2f}s < {exp.latency_min:g}s")
+    if exp.latency_max is not None and elapsed > exp.latency_max:
+        violations.append(f"latency {elapsed:.2f}s > {exp.latency_max:g}s")
+    if violations:
+        return "; ".join(violations)
+    if exp.reviews is None:
+        return OK_LABEL
+    return obs.label() or NO_VERSION
+
+
+class StepRunner:
+    """Runs scenario steps against one backend, keeping track of the state it left the mesh in."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        options: RunnerOptions | None = None,
+        *,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.backend = backend
+        self.options = options or RunnerOptions()
+        self.progress = progress
+        self._state: tuple[Path, int] | None = None  # (scenario file, index of the last step applied)
+        self._signed_in: dict[str, BookinfoClient] = {}
+        self._sign_in_lock = threading.Lock()
+
+    # ------------------------------------------------------------ applying
+    def _docs(self, scenario: Scenario, path: Path) -> list[ObjectDoc]:
+        docs: list[ObjectDoc] = []
+        for doc in load_manifests(path):
+            meta = dict(doc.get("metadata") or {})
+            if not meta.get("namespace") and doc.get("kind") != "Namespace":
+                meta["namespace"] = scenario.namespace
+                doc = doc.derive({**doc, "metadata": meta})  # keeps file:line for error messages
+            docs.append(doc)
+        return docs
+
+    def _delete_docs(self, scenario: Scenario, step: Step) -> list[ObjectDoc]:
+        docs: list[ObjectDoc] = []
+        for ref in step.delete:
+            if ref.path is not None:
+                docs.extend(self._docs(scenario, ref.path))
+            else:
+                kind = ref.kind or ""
+                api = ref.api_version or _default_api_version(kind)
+                docs.append(
+                    {
+                        "apiVersion": api,
+                        "kind": kind,
+                        "metadata": {"name": ref.name, "namespace": ref.namespace or scenario.namespace},
+                    }
+                )
+        return docs
+
+    def _apply_step(self, scenario: Scenario, step: Step) -> ApplyResult:
+        lines: list[str] = []
+        warnings: list[str] = []
+        for path in step.apply:
+            res = self.backend.apply(self._docs(scenario, path), source=_rel(path, scenario))
+            lines += res.lines
+            warnings += res.warnings
+        docs = self._delete_docs(scenario, step)
+        if docs:
+            res = self.backend.delete(docs, source=f"{scenario.name}::{step.name} delete")
+            lines += res.lines
+            warnings += res.warnings
+        return ApplyResult(lines=lines, warnings=warnings)
+
+    def bring_to(self, scenario: Scenario, step: Step, result: StepResult) -> None:
+        """Make the mesh run steps 1..k-1 (replaying if needed), then apply step k."""
+        index = scenario.steps.index(step)
+        if self._state != (scenario.path, index - 1):
+            self._state = None
+            self.backend.reset_routing()
+            for earlier in scenario.steps[:index]:
+                self._say(f"{scenario.name}::{step.name}: replaying step {earlier.name}")
+                self._apply_step(scenario, earlier)
+                result.replayed.append(earlier.name)
+        self._state = None
+        applied = self._apply_step(scenario, step)
+        result.applied = applied.lines
+        result.warnings = applied.warnings
+        self._state = (scenario.path, index)
+
+    # ------------------------------------------------------------ checking
+    def run(self, scenario: Scenario, step: Step) -> StepResult:
+        """Run one step; returns the result (the caller decides what a failure means)."""
+        start = time.monotonic()
+        result = StepResult(scenario=scenario.name, step=step.name, passed=False)
+        try:
+            self.bring_to(scenario, step, result)
+            result.sync_seconds = self.backend.wait_synced(self.options.sync_timeout)
+            for exp in step.expect:
+                result.expectations.append(self.check(scenario, step, exp))
+        except (ValidationError, MeshReleaseError) as exc:
+            result.error = str(exc)
+        result.seconds = time.monotonic() - start
+        result.passed = result.error is None and all(e.passed for e in result.expectations)
+        if not result.passed:
+            try:
+                result.diagnostics = self.backend.diagnostics()
+            except Exception as exc:  # diagnostics never hide the real failure
+                result.diagnostics = {"diagnostics": f"unavailable: {exc}"}
+        return result
+
+    def _client_factory(self, user: str | None) -> Callable[[], BookinfoClient]:
+        """Clients for the sampler's workers: anonymous ones, or tabs of one signed-in client per user (signed
+        in once per session, so a slow page under a fault does not delay every worker's sign-in)."""
+        base = self.backend.ingress_url
+        timeout = self.options.fetch_timeout
+
+        def make() -> BookinfoClient:
+            if user is None:
+                return BookinfoClient(base, timeout=timeout)
+            with self._sign_in_lock:
+                signed = self._signed_in.get(user)
+                if signed is None or signed.base_url != base.rstrip("/"):
+                    signed = BookinfoClient(base, timeout=timeout)
+                    signed.sign_in(user)
+                    self._signed_in[user] = signed
+            return signed.another_tab()
+
+        return make
+
+    def close(self) -> None:
+        """Close the signed-in clients kept for the session."""
+        for client in self._signed_in.values():
+            client.close()
+        self._signed_in.clear()
+
+    def check(self, scenario: Scenario, step: Step, exp: Expectation) -> ExpectationResult:
+        kind, expected = expected_set(exp)
+        desc = exp.describe()
+        step_id = f"{scenario.name}::{step.name}"
+        res = ExpectationResult(description=desc, user=exp.user, kind=kind, expected=expected, decision="error")
+        opts = self.options
+        vo = opts.verdict
+        timeout = step.timeout or opts.converge_timeout
+        allowed = {k for k, w in expected.items() if w > 0}
+        t0 = time.monotonic()
+        keep_html = bool(exp.contains or exp.not_contains)
+        samples: list[tuple[str, Sample]] = []
+        with PageSampler(self._client_factory(exp.user), concurrency=opts.concurrency, keep_html=keep_html) as sampler:
+            # Settle: a window of consecutive pages with nothing outside the expected set.
+            settle: Counter[str] = Counter()
+            streak = 0
+            deadline = t0 + timeout
+            while streak < opts.settle_window:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    res.settle_counts = dict(settle)
+                    res.settle_pages = sum(settle.values())
+                    res.decision = "fail"
+                    res.explanation = (
+                        f"did not converge within {timeout:g} s: the last {res.settle_pages} pages showed "
+                        f"{_fmt_counts(settle)}; expected only {', '.join(sorted(allowed))}"
+                    )
+                    res.counts = dict(settle)
+                    res.seconds = time.monotonic() - t0
+                    return res
+                s = sampler.next(timeout=max(remaining, 0.1) + opts.fetch_timeout)
+                label = label_page(exp, s)
+                settle[label] += 1
+                streak = streak + 1 if label in allowed else 0
+            res.settle_counts = dict(settle)
+            res.settle_pages = sum(settle.values())
+            res.time_to_converge = time.monotonic() - t0
+            decision_start = time.monotonic()
+            elapsed: list[float] = []
+
+            def sample() -> str | None:
+                while True:
+                    s = sampler.next(timeout=opts.fetch_timeout + timeout)
+                    if s.started >= decision_start:  # only pages requested after the settle
+                        label = label_page(exp, s)
+                        samples.append((label, s))
+                        if s.observation.elapsed is not None:
+                            elapsed.append(s.observation.elapsed)
+                        return label
+
+            def on_progress(counts: dict[str, int], n: int) -> None:
+                self._say(f"{step_id} {desc} | observed {_fmt_counts(counts)} ({n} pages)")
+
+            if kind == "version":
+                verdict = check_version(
+                    sample, next(iter(expected)), delta=vo.delta, beta=vo.beta, on_progress=on_progress
+                )
+            elif kind == "split":
+                verdict = check_split(
+                    sample,
+                    expected,
+                    alpha=vo.alpha,
+                    beta=vo.beta,
+                    delta=vo.delta,
+                    max_requests=opts.max_requests,
+                    on_progress=on_progress,
+                )
+            elif kind == "spread":
+                verdict = check_spread(
+                    sample,
+                    tuple(expected),
+                    delta=vo.delta,
+                    beta=vo.beta,
+                    max_requests=opts.spread_max_requests,
+                    on_progress=on_progress,
+                )
+            else:
+                verdict = check_version(sample, OK_LABEL, delta=vo.delta, beta=vo.beta, on_progress=on_progress)
+        res.decision = verdict.decision
+        res.counts = dict(verdict.counts)
+        res.requests = verdict.requests
+        res.explanation = verdict.explain()
+        res.seconds = time.monotonic() - t0
+        if elapsed:
+            res.latency = {
+                "min": round(min(elapsed), 4),
+                "p50": round(statistics.median(elapsed), 4),
+                "max": round(max(elapsed), 4),
+                "mean": round(statistics.fmean(elapsed), 4),
+            }
+        if not res.passed:
+            res.example = self._example(kind, expected, samples)
+        self._say(f"{step_id} {desc} -> {res.decision} ({_fmt_counts(res.counts)}, {res.requests} pages)")
+        return res
+
+    def _example(
+        self, kind: str, expected: Mapping[str, float], samples: Sequence[tuple[str, Sample]]
+    ) -> dict[str, Any] | None:
+        """One mis-routed page: a foreign label, or for a split the most over-represented version."""
+        if not samples:
+            return None
+        allowed = {k for k, w in expected.items() if w > 0}
+        pick = next(((lbl, s) for lbl, s in samples if lbl not in allowed), None)
+        if pick is None and kind == "split":
+            counts = Counter(lbl for lbl, _ in samples)
+            total_w = sum(expected.values())
+            n = sum(counts.values())
+            over = max(allowed, key=lambda k: counts.get(k, 0) / n - expected[k] / total_w)
+            pick = next((p for p in samples if p[0] == over), None)
+        if pick is None:
+            return None
+        label, s = pick
+        obs = s.observation
+        lines: list[str] = []
+        if obs.request_id:
+            try:
+                lines = self.backend.access_log_lines(obs.request_id)
+            except Exception as exc:  # a report detail must not mask the verdict
+                lines = [f"(access log unavailable: {exc})"]
+        return {"label": label, "observation": obs.to_dict(), "access_log": lines}
+
+    def _say(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress(text)
+
+
+def _fmt_counts(counts: Mapping[str, int]) -> str:
+    if not counts:
+        return "nothing"
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _rel(path: Path, scenario: Scenario) -> str:
+    try:
+        return str(path.relative_to(scenario.base_dir))
+    except ValueError:
+        return str(path)
+
+
+def _default_api_version(kind: str) -> str:
+    """The preferred apiVersion of a kind the store knows (v1 for networking.istio.io), else ``v1``."""
+    info = kind_info(kind)
+    return info.api_versions[0] if info is not None else "v1"

@@ -1,0 +1,85 @@
+"""The kinds the local backend runs: API group, accepted versions, kubectl names, scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meshrelease.k8s.objects import ISTIO_GROUP, ISTIO_VERSIONS
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """One kind: ``group`` is "" for the core group; ``api_versions`` are the accepted apiVersion values."""
+
+    group: str
+    kind: str
+    api_versions: tuple[str, ...]
+    plural: str
+    short_names: tuple[str, ...]
+    namespaced: bool = True
+
+    @property
+    def resource(self) -> str:
+        """kubectl's resource name, e.g. ``virtualservices.networking.istio.io`` or ``services``."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def is_istio(self) -> bool:
+        """Whether Istio's webhook validates this kind."""
+        return self.group == ISTIO_GROUP
+
+    def names(self) -> set[str]:
+        """Every name kubectl accepts for this kind (lower case)."""
+        singular = self.kind.lower()
+        names = {singular, self.plural, *self.short_names}
+        if self.group:
+            names |= {f"{singular}.{self.group}", f"{self.plural}.{self.group}"}
+            for api_version in self.api_versions:
+                version = api_version.split("/", 1)[1]
+                names |= {f"{singular}.{version}.{self.group}", f"{self.plural}.{version}.{self.group}"}
+        return names
+
+
+_ISTIO_API_VERSIONS = tuple(f"{ISTIO_GROUP}/{v}" for v in ISTIO_VERSIONS)
+
+KINDS: tuple[KindInfo, ...] = (
+    KindInfo("", "Namespace", ("v1",), "namespaces", ("ns",), namespaced=False),
+    KindInfo("", "Service", ("v1",), "services", ("svc",)),
+    KindInfo("", "ServiceAccount", ("v1",), "serviceaccounts", ("sa",)),
+    KindInfo("apps", "Deployment", ("apps/v1",), "deployments", ("deploy",)),
+    KindInfo(ISTIO_GROUP, "VirtualService", _ISTIO_API_VERSIONS, "virtualservices", ("vs",)),
+    KindInfo(ISTIO_GROUP, "DestinationRule", _ISTIO_API_VERSIONS, "destinationrules", ("dr",)),
+    KindInfo(ISTIO_GROUP, "Gateway", _ISTIO_API_VERSIONS, "gateways", ("gw",)),
+)
+
+_BY_KIND = {k.kind: k for k in KINDS}
+_BY_NAME = {name: k for k in KINDS for name in k.names()}
+
+SUPPORTED_TEXT = (
+    "Service, ServiceAccount, Namespace (v1), Deployment (apps/v1) and VirtualService, DestinationRule, "
+    "Gateway (networking.istio.io v1, v1beta1, v1alpha3)"
+)
+
+
+def kind_info(kind: str) -> KindInfo | None:
+    """The kind by its exact ``kind:`` value (``VirtualService``), or None if the local backend lacks it."""
+    return _BY_KIND.get(kind)
+
+
+def kind_by_name(name: str) -> KindInfo | None:
+    """The kind by any name kubectl accepts (``vs``, ``virtualservices.networking.istio.io``, ``svc``...)."""
+    return _BY_NAME.get(name.strip().lower())
+
+
+def unsupported_kind_message(kind: str, api_version: str) -> str:
+    """The error for a kind the local backend does not run."""
+    return (
+        f'the local backend does not run kind "{kind}" (apiVersion "{api_version}"): it runs '
+        f"{SUPPORTED_TEXT}; the kind and cluster backends apply every kind to a real cluster"
+    )
+
+
+def unknown_version_message(info: KindInfo, api_version: str) -> str:
+    """The error for a known kind under an apiVersion it is not served at (kubectl's wording first)."""
+    accepted = ", ".join(info.api_versions)
+    return f'no matches for kind "{info.kind}" in version "{api_version}" (use one of: {accepted})'

@@ -1,0 +1,186 @@
+"""The one YAML loader of meshrelease: safe, line-tracking, with kubectl's strictness.
+
+Every YAML file the harness reads (manifests, scenario files) goes through :class:`LineLoader`: PyYAML's
+safe loader (libyaml's when available), with timestamps kept as strings (as Kubernetes' YAML-to-JSON
+conversion keeps them) and duplicate keys rejected (as kubectl rejects them; PyYAML would keep the last).
+
+Two views of a document, both from the same composed node tree:
+
+- :func:`field_lines` — the line of every field path (``("spec", "http", 0)`` -> 14), for manifests, whose
+  data stays plain dicts and lists;
+- :func:`construct_with_lines` — :class:`LineDict` / :class:`LineList` (plain ``dict``/``list`` subclasses
+  that also know the line of each key or item), for scenario files.
+
+Syntax errors become :class:`~meshrelease.errors.UserInputError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from meshrelease.errors import UserInputError
+from meshrelease.k8s.objects import FieldPath
+
+MAX_DEPTH = 100
+"""Deeper nesting than this is refused: no real manifest or scenario comes near it."""
+
+_SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LineLoader(_SafeBase):  # type: ignore[valid-type,misc]
+    """SafeLoader that keeps timestamps as strings."""
+
+
+LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class LineDict(dict[str, Any]):
+    """A mapping that knows its first line and the line of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class LineList(list[Any]):
+    """A sequence that knows its first line and the line of each item."""
+
+    line: int = 0
+    item_lines: list[int]
+
+    def line_of(self, index: int) -> int:
+        if 0 <= index < len(self.item_lines):
+            return self.item_lines[index]
+        return self.line
+
+
+def yaml_error(exc: yaml.YAMLError, source: str) -> UserInputError:
+    """A parse error as the user should see it: ``file:line: invalid YAML: … (column n)``."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        detail = exc.problem or exc.context or "syntax error"
+        column = f" (column {mark.column + 1})" if mark is not None else ""
+        return UserInputError(
+            f"invalid YAML: {detail}{column}", path=source, line=mark.line + 1 if mark is not None else None
+        )
+    return UserInputError(f"invalid YAML: {exc}", path=source)
+
+
+def compose_documents(text: str, source: str) -> Iterator[tuple[yaml.Node, LineLoader]]:
+    """Each document's node tree (empty documents skipped), with the loader that can construct it."""
+    loader = LineLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                yield node, loader
+    except yaml.YAMLError as exc:
+        raise yaml_error(exc, source) from None
+    finally:
+        loader.dispose()
+
+
+def field_lines(node: yaml.Node, source: str) -> dict[FieldPath, int]:
+    """The line of every field path under ``node``; rejects duplicate keys and too deep nesting."""
+    lines: dict[FieldPath, int] = {}
+    _record_lines(node, (), lines, source, 0)
+    return lines
+
+
+def _record_lines(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], source: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise UserInputError(
+            f"the document nests more than {MAX_DEPTH} levels deep (a recursive YAML alias?)",
+            path=source,
+            line=node.start_mark.line + 1,
+        )
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
+                continue
+            key, line = key_node.value, key_node.start_mark.line + 1
+            if key in seen:
+                raise UserInputError(
+                    f'mapping key "{key}" already defined at line {seen[key]}',
+                    path=source,
+                    line=line,
+                    hint="remove one of the two entries; kubectl rejects duplicate keys",
+                )
+            seen[key] = line
+            lines[(*path, key)] = line
+            _record_lines(value_node, (*path, key), lines, source, depth + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*path, index)] = item.start_mark.line + 1
+            _record_lines(item, (*path, index), lines, source, depth + 1)
+
+
+def construct(node: yaml.Node, loader: LineLoader, source: str) -> Any:
+    """The plain Python value of a composed document."""
+    try:
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise yaml_error(exc, source) from None
+
+
+def construct_with_lines(node: yaml.Node, loader: LineLoader, source: str) -> Any:
+    """The document as :class:`LineDict` / :class:`LineList` (scalars as plain values)."""
+    field_lines(node, source)  # duplicate keys and depth, checked once for the whole tree
+    try:
+        return _with_lines(node, loader)
+    except yaml.YAMLError as exc:
+        raise yaml_error(exc, source) from None
+
+
+def _with_lines(node: yaml.Node, loader: LineLoader) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        out = LineDict()
+        out.line = node.start_mark.line + 1
+        out.key_lines = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"unhashable or complex key {key!r}", key_node.start_mark
+                )
+            skey = key if isinstance(key, str) else str(key)
+            out[skey] = _with_lines(value_node, loader)
+            out.key_lines[skey] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = LineList(_with_lines(child, loader) for child in node.value)
+        items.line = node.start_mark.line + 1
+        items.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+def read_text(path: Path, what: str = "file") -> str:
+    """The file's text as UTF-8; a missing, unreadable or non-UTF-8 file is a UserInputError."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserInputError(f"{what} not found", path=str(path), hint="check the path") from None
+    except UnicodeDecodeError as exc:
+        raise UserInputError(f"the {what} is not UTF-8 text (byte {exc.start}: {exc.reason})", path=str(path)) from None
+    except OSError as exc:
+        raise UserInputError(f"cannot read the {what}: {exc.strerror}", path=str(path)) from None
+
+
+def load_with_lines(path: Path) -> Any:
+    """The first document of ``path`` as :class:`LineDict` / :class:`LineList` (None for an empty file)."""
+    source = str(path)
+    for node, loader in compose_documents(read_text(path), source):
+        return construct_with_lines(node, loader, source)
+    return None

@@ -1,9 +1,0 @@
-"""The real-cluster backends: ``kind`` (a throwaway kind cluster with Istio), ``cluster`` (an existing mesh).
-
-Public entry points: :class:`~meshrelease.kube.kind_backend.KindBackend`,
-:class:`~meshrelease.kube.cluster_backend.ClusterBackend`, and for the pytest plugin
-:func:`~meshrelease.kube.options.add_pytest_options`,
-:func:`~meshrelease.kube.options.backend_from_pytest_config` and
-:func:`~meshrelease.kube.options.finish_session`. Import them from their modules (this package imports
-nothing, so the local backend never loads the kubectl machinery).
-"""

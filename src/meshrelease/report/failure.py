@@ -1,0 +1,62 @@
+"""The failure of a step as a person reads it: the expected-vs-observed table, the explanation of every
+failed expectation with its line breaks, one mis-routed request's access-log lines, and diagnostics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from meshrelease.engine.runner import StepResult
+from meshrelease.report.render import expected_text, observed_text
+
+
+class StepFailed(AssertionError):
+    """A step's expectations did not hold (or its manifests could not be applied); str() is the report."""
+
+    def __init__(self, result: StepResult) -> None:
+        self.result = result
+        super().__init__(failure_message(result))
+
+
+def failure_message(result: StepResult) -> str:
+    """The expected-vs-observed table of a failed step, with the access log of one mis-routed request."""
+    lines = [f"step {result.id} failed"]
+    if result.error:
+        lines.append(result.error)
+    if result.expectations:
+        header = ("expectation", "expected", "observed", "requests", "decision")
+        rows = []
+        for e in result.expectations:
+            rows.append(
+                (e.description, expected_text(e.kind, e.expected), observed_text(e.counts), str(e.requests), e.decision)
+            )
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+
+        def fmt(cells: Sequence[str]) -> str:
+            return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+        lines.append(fmt(header))
+        lines.append(fmt(["-" * w for w in widths]))
+        lines += [fmt(r) for r in rows]
+        for e in result.expectations:
+            if e.passed:
+                continue
+            lines.append("")
+            lines.append(f"{e.description}: {e.explanation}")
+            if e.example:
+                obs = e.example.get("observation", {})
+                lines.append(
+                    f"  example page: label {e.example.get('label')!r}, pod {obs.get('pod')}, stars "
+                    f"{obs.get('stars')}, status {obs.get('status')}, x-request-id {obs.get('request_id')}"
+                )
+                log = e.example.get("access_log") or []
+                if log:
+                    lines.append("  its access-log lines:")
+                    lines += [f"    {line}" for line in log]
+                else:
+                    lines.append("  (no access-log lines found for it)")
+    if result.diagnostics:
+        lines.append("")
+        lines.append("diagnostics:")
+        for key, value in result.diagnostics.items():
+            lines.append(f"  {key}: {value.strip()}")
+    return "\n".join(lines)

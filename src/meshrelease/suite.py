@@ -1,0 +1,79 @@
+"""``run_suite()``: the one place meshrelease starts pytest on release scenarios.
+
+``meshrelease run`` and the upgrade checks call it; a plain ``pytest DIR`` run behaves the same, because
+everything a run needs (options, collection, fixtures, reports) is in the pytest plugin, which pytest loads
+from the installed package's entry point. ``run_suite`` only adds what a command-line user expects: the
+report directory with a JUnit file in it, verbose step lines, and node ids relative to the current folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from meshrelease.backends.settings import DEFAULT_REPORT_DIR, to_argv
+from meshrelease.errors import UserInputError
+
+DEFAULT_SCENARIOS = "scenarios"
+
+
+def scenario_paths(paths: Sequence[str]) -> list[str]:
+    """The paths to run: as given (pytest node ids allowed: ``file::scenario::step``), or ``./scenarios``.
+
+    Raises UserInputError for a path that does not exist."""
+    if not paths:
+        if not Path(DEFAULT_SCENARIOS).is_dir():
+            raise UserInputError(
+                f"no scenario path given and there is no ./{DEFAULT_SCENARIOS} folder here ({Path.cwd()})",
+                hint="name a scenario folder, a scenario.yaml or a folder holding them, e.g. "
+                "`meshrelease run path/to/my-scenarios`",
+            )
+        return [DEFAULT_SCENARIOS]
+    for p in paths:
+        file_part = p.split("::", 1)[0]
+        if not Path(file_part).exists():
+            raise UserInputError(
+                f"no such scenario path: {file_part}",
+                hint="give a scenario folder, a scenario.yaml, a folder holding them, or a node id "
+                "(scenarios/x/scenario.yaml::x::step)",
+            )
+    return list(paths)
+
+
+def pytest_argv(
+    paths: Sequence[str],
+    *,
+    options: Mapping[str, Any] | None = None,
+    keyword: str | None = None,
+    pytest_args: Sequence[str] = (),
+) -> list[str]:
+    """The pytest command line of a run: paths, the options (dest -> value, as the option table names them),
+    ``-k``, a JUnit file in the report directory unless one was asked for, ``-v`` unless ``-q``/``-v`` was
+    given, then ``pytest_args`` as they are."""
+    opts = dict(options or {})
+    report_dir = opts.get("report_dir") or os.environ.get("MESHRELEASE_REPORT_DIR") or DEFAULT_REPORT_DIR
+    argv = [*paths, *to_argv(opts)]
+    if keyword:
+        argv += ["-k", keyword]
+    if not any(a == "--junitxml" or a.startswith(("--junitxml=", "--junit-xml")) for a in pytest_args):
+        argv.append(f"--junitxml={Path(report_dir) / 'junit.xml'}")
+    if not any(a in ("-q", "--quiet", "-v", "--verbose") or a.startswith(("-vv", "-qq")) for a in pytest_args):
+        argv.append("-v")
+    # meshrelease is imported before pytest starts, so its plugin module cannot be assertion-rewritten.
+    argv += ["-W", "ignore::pytest.PytestAssertRewriteWarning", *pytest_args]
+    return argv
+
+
+def run_suite(
+    paths: Sequence[str],
+    *,
+    options: Mapping[str, Any] | None = None,
+    keyword: str | None = None,
+    pytest_args: Sequence[str] = (),
+) -> int:
+    """Run the scenarios under ``paths`` with pytest in this process; returns pytest's exit code."""
+    import pytest  # only a run needs pytest
+
+    return int(pytest.main(pytest_argv(paths, options=options, keyword=keyword, pytest_args=pytest_args)))
