@@ -34,7 +34,8 @@ from meshrelease.backends.settings import GROUP_TITLES, Settings, add_options, b
 from meshrelease.bookinfo.client import BookinfoClient
 from meshrelease.errors import MeshReleaseError
 from meshrelease.report.render import build_results, now_iso, write_reports
-from meshrelease.scenario.loader import Scenario, Step, load_scenario
+from meshrelease.scenario.loader import load_scenario
+from meshrelease.scenario.model import Scenario, Step
 
 if TYPE_CHECKING:
     from meshrelease.engine.runner import StepResult, StepRunner

@@ -418,7 +418,7 @@ class FlakyGateway:
 
 
 def expectation(reviews: str) -> Any:
-    from meshrelease.scenario.loader import Expectation, ReviewsExpectation
+    from meshrelease.scenario.model import Expectation, ReviewsExpectation
 
     return Expectation(line=1, reviews=ReviewsExpectation("version", version=reviews))
 
@@ -480,7 +480,7 @@ def test_monitor_without_failures_passes_and_one_that_never_recovers_says_what_i
 def test_monitor_on_the_local_mesh_reports_requests_failed_by_broken_routing() -> None:
     from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
     from meshrelease.k8s.manifest import load_manifests
-    from meshrelease.scenario.loader import Expectation, ReviewsExpectation
+    from meshrelease.scenario.model import Expectation, ReviewsExpectation
     from meshrelease.upgrade.disruption import BEFORE_UPGRADE, DisruptionMonitor, DisruptionOptions
 
     def reviews_to(subset: str) -> list[dict[str, Any]]:

@@ -12,7 +12,8 @@ from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
 from meshrelease.data import data_file
 from meshrelease.engine.runner import RunnerOptions, StepRunner
 from meshrelease.report.failure import StepFailed, failure_message
-from meshrelease.scenario.loader import Scenario, load_scenario
+from meshrelease.scenario.loader import load_scenario
+from meshrelease.scenario.model import Scenario
 
 pytestmark = pytest.mark.envoy
 

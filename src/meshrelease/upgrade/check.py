@@ -30,7 +30,7 @@ from meshrelease.backends.base import Backend
 from meshrelease.engine.runner import RunnerOptions, StepResult, StepRunner
 from meshrelease.errors import MeshReleaseError, UserInputError, WaitTimeout
 from meshrelease.report.compare import Comparison, compare_files
-from meshrelease.scenario.loader import Scenario, Step
+from meshrelease.scenario.model import Scenario, Step
 from meshrelease.suite import run_suite
 from meshrelease.upgrade.disruption import (
     DisruptionMonitor,

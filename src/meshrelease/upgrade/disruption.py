@@ -30,10 +30,11 @@ from types import TracebackType
 from typing import Any
 
 from meshrelease.bookinfo.client import BookinfoClient
-from meshrelease.engine.runner import expected_set, label_page
 from meshrelease.engine.sampler import Sample
 from meshrelease.errors import MeshReleaseError, UserInputError, WaitTimeout
-from meshrelease.scenario.loader import Expectation, Scenario, Step, load_scenario
+from meshrelease.scenario.labels import expected_set, label_page
+from meshrelease.scenario.loader import load_scenario
+from meshrelease.scenario.model import Expectation, Scenario, Step
 
 BEFORE_UPGRADE = "steady, before the upgrade"
 MAX_PRINTED_FAILURES = 50

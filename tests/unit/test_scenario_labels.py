@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from meshrelease.bookinfo.page import PageObservation, parse_page
-from meshrelease.engine.runner import expected_set, label_page
 from meshrelease.engine.sampler import Sample
-from meshrelease.scenario.loader import Expectation, ReviewsExpectation
+from meshrelease.scenario.labels import expected_set, label_page
+from meshrelease.scenario.model import Expectation, ReviewsExpectation
 
 PAGES = Path(__file__).resolve().parents[1] / "data" / "pages"
 
