@@ -28,8 +28,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench fixtures conftest.py
-	$(BIN)/ruff format --check src tests bench fixtures conftest.py
+	$(BIN)/ruff check src tests bench fixtures examples conftest.py
+	$(BIN)/ruff format --check src tests bench fixtures examples conftest.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -18,7 +18,7 @@ SRC = REPO_ROOT / "src" / "meshrelease"
 # Each component may import only components of a lower rank (and itself). Same rank, different components:
 # no imports between them.
 RANKS: dict[str, int] = {
-    "meshrelease": 0,  # the package face: __version__
+    "_version": 0,
     "errors": 0,
     "k8s": 1,
     "data": 1,
@@ -35,8 +35,10 @@ RANKS: dict[str, int] = {
     "suite": 9,
     "upgrade": 10,
     "pytest_plugin": 11,
+    "backends": 12,  # the face of the backends package
     "cli": 12,
-    "__main__": 12,
+    "__main__": 13,
+    "meshrelease": 13,  # the package face: its public names load their modules lazily
 }
 
 
@@ -89,7 +91,7 @@ def test_imports_point_down_the_layers() -> None:
         here = component(module)
         for target, line in imports_of(path):
             there = component(target)
-            if there == here or there == "meshrelease" and target == "meshrelease":
+            if there == here:
                 continue
             if RANKS[there] >= RANKS[here]:
                 problems.append(f"{path.relative_to(REPO_ROOT)}:{line}: {here} imports {target} ({there})")

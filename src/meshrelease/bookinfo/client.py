@@ -31,7 +31,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 
-from meshrelease import __version__
+from meshrelease._version import __version__
 from meshrelease.bookinfo.page import PageObservation, parse_page, parse_reviews_json
 from meshrelease.errors import MeshReleaseError, UserInputError
 

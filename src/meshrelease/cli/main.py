@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from meshrelease import __version__
+from meshrelease._version import __version__
 from meshrelease.cli import compare, objects, run, serve, upgrade
 from meshrelease.errors import MeshReleaseError, ValidationError
 

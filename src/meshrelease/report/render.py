@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from meshrelease import __version__
+from meshrelease._version import __version__
 from meshrelease.backends.base import BackendInfo
 
 SCHEMA = "meshrelease/results/v1"
