@@ -57,7 +57,25 @@ _EXPORTS = {
     "run_suite": "meshrelease.suite",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "Backend",
+    "BackendInfo",
+    "BookinfoClient",
+    "Manifest",
+    "MeshReleaseError",
+    "PageObservation",
+    "Scenario",
+    "Settings",
+    "UserInputError",
+    "ValidationError",
+    "__version__",
+    "build_settings",
+    "data_file",
+    "load_manifests",
+    "load_scenario",
+    "make_backend",
+    "run_suite",
+]
 
 
 def __getattr__(name: str) -> Any:
