@@ -2,7 +2,7 @@
 
 Workloads (Bookinfo, and any non-Istio object a scenario applies) go to ``--kubeconfig``/``--context``; Istio
 objects (networking.istio.io) go to ``--mesh-kubeconfig``/``--mesh-context`` when given: ASM keeps them on
-the mesh instance's API server while the pods run in the data-plane cluster (release-guide.md). istioctl
+the mesh instance's API server while the pods run in the data-plane cluster (docs/real-clusters.md). istioctl
 talks to the data-plane cluster, where the proxies are.
 
 Start checks both API servers, deploys whatever part of Bookinfo (and its Gateway) is missing in the
@@ -25,7 +25,6 @@ from meshrelease.backends.kube.istioctl import Istioctl
 from meshrelease.backends.kube.kubectl import Kubectl
 from meshrelease.backends.kube.manifests import object_key, with_namespace
 from meshrelease.backends.kube.objects import split_by_api_server
-from meshrelease.backends.kube.routes import fqdn, mesh_bound, vs_hosts
 from meshrelease.backends.kube.runner import CommandRunner
 from meshrelease.backends.kube.session import MeshSession
 from meshrelease.backends.kube.session_backend import SessionBackend
@@ -41,6 +40,8 @@ from meshrelease.backends.kube.warmup import ClientFactory
 from meshrelease.backends.settings import ClusterSettings
 from meshrelease.data import data_dir
 from meshrelease.errors import CommandError, MeshReleaseError
+from meshrelease.k8s.hosts import fqdn
+from meshrelease.k8s.istio_routes import VirtualService
 
 log = logging.getLogger("meshrelease.backends.kube")
 
@@ -232,4 +233,4 @@ class ClusterBackend(SessionBackend):
         ns = self.settings.namespace
         host = fqdn("reviews", ns)
         live = mesh.list_items(VS_RESOURCE, namespace=ns)
-        return any(mesh_bound(vs) and host in vs_hosts(vs, ns) for vs in live)
+        return any(vs.mesh_bound and host in vs.hosts for vs in (VirtualService.from_object(o, ns) for o in live))

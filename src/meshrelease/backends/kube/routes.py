@@ -1,33 +1,53 @@
 """Reading Envoy route dumps (``istioctl proxy-config routes -o json``); predicting them from Istio objects.
 
-The prediction follows what istiod renders (istio-to-envoy.md §3-§5): one Envoy route per ``match`` block,
-translation stopping after the first catch-all, one destination as ``cluster``, several as
-``weighted_clusters`` with weight-0 entries dropped, cluster names ``outbound|<port>|<subset>|<fqdn>``, and
-the ``istio.config`` metadata naming the VirtualService. A host without a VirtualService gets the default
-route to ``outbound|<port>||<fqdn>``. Routes are compared by shape (action, destinations and their shares,
-source VirtualService), not byte for byte, so Envoy's defaults and Istio's version differences do not matter.
+The prediction comes from the route model the local translator also builds on
+(:mod:`meshrelease.k8s.istio_routes`; docs/istio-semantics.md): which VirtualService serves a host, one
+Envoy route per applicable ``match`` block stopping after the first catch-all, one destination as
+``cluster``, several as ``weighted_clusters`` with weight-0 entries dropped, cluster names
+``outbound|<port>|<subset>|<fqdn>`` and the ``istio.config`` metadata naming the VirtualService; a host
+without a VirtualService gets the default route to ``outbound|<port>||<fqdn>``. Routes are compared by
+shape (action, destinations and their shares, source VirtualService), not byte for byte, so Envoy's
+defaults and Istio's version differences do not matter.
 
 istioctl prints protobuf JSON in lowerCamelCase; Envoy's admin API prints snake_case. Both are read.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from meshrelease.k8s.hosts import MESH_GATEWAY
+from meshrelease.k8s.istio_routes import (
+    Proxy,
+    VirtualService,
+    config_from_metadata,
+    creation_order,
+    default_route_action,
+    parse_cluster_name,
+    plan_routes,
+    route_action,
+    sidecar_owners,
+    visible_virtual_services,
+)
 from meshrelease.k8s.objects import CLUSTER_DOMAIN
 
-_SELECTOR_FIELDS = ("sourceLabels", "sourceNamespace", "port", "gateways")
-_CONFIG_RE = re.compile(r"/namespaces/([^/]+)/virtual-service/([^/]+)$")
-
-
-def fqdn(host: str, namespace: str) -> str:
-    """Istio's short-name rule: a name without a dot gets ``.<namespace>.svc.cluster.local``."""
-    if host == "*" or host.startswith("*.") or "." in host:
-        return host
-    return f"{host}.{namespace}.{CLUSTER_DOMAIN}"
+__all__ = [
+    "Destination",
+    "Expectation",
+    "RouteShape",
+    "describe_routes",
+    "expect_default_route",
+    "expect_virtual_service",
+    "parse_cluster_name",
+    "route_shape",
+    "routes_from",
+    "subset_clusters",
+    "summarize",
+    "virtual_host_routes",
+    "winning_virtual_service",
+]
 
 
 def _get(data: Mapping[str, Any] | None, snake: str, camel: str | None = None) -> Any:
@@ -122,24 +142,13 @@ def describe_routes(shapes: Sequence[RouteShape]) -> str:
 # -- reading dumps ----------------------------------------------------------------------------------------
 
 
-def parse_cluster_name(name: str) -> tuple[int | None, str, str] | None:
-    """``outbound|9080|v2|reviews.default.svc.cluster.local`` -> (9080, "v2", "reviews.default.svc…")."""
-    parts = name.split("|")
-    if len(parts) != 4 or parts[0] != "outbound":
-        return None
-    port = int(parts[1]) if parts[1].isdigit() else None
-    return port, parts[2], parts[3]
-
-
 def route_shape(route: Mapping[str, Any]) -> RouteShape:
     """The shape of one Envoy route (as printed by istioctl or Envoy's admin API)."""
     config = ""
     metadata = _get(_get(route, "metadata"), "filter_metadata", "filterMetadata")
     istio = _get(metadata, "istio")
     if isinstance(istio, Mapping):
-        match = _CONFIG_RE.search(str(istio.get("config", "")))
-        if match:
-            config = f"{match.group(1)}/{match.group(2)}"
+        config = config_from_metadata(str(istio.get("config", "")))
     if _get(route, "redirect") is not None:
         return RouteShape("redirect", config=config)
     if _get(route, "direct_response", "directResponse") is not None:
@@ -201,130 +210,38 @@ def subset_clusters(clusters: Iterable[Mapping[str, Any]]) -> set[tuple[str, str
 # -- predicting from Istio objects ------------------------------------------------------------------------
 
 
-def _namespace(obj: Mapping[str, Any], default: str) -> str:
-    return str((obj.get("metadata") or {}).get("namespace") or default)
-
-
-def _name(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
-
-
-def vs_hosts(vs: Mapping[str, Any], default_namespace: str) -> set[str]:
-    spec = vs.get("spec") or {}
-    ns = _namespace(vs, default_namespace)
-    return {fqdn(str(h), ns) for h in spec.get("hosts") or []}
-
-
-def mesh_bound(vs: Mapping[str, Any]) -> bool:
-    """Applies to sidecars: no ``gateways`` (the reserved ``mesh``) or ``mesh`` listed."""
-    gateways = (vs.get("spec") or {}).get("gateways")
-    return not gateways or "mesh" in gateways
-
-
-def gateway_bound(vs: Mapping[str, Any]) -> bool:
-    gateways = (vs.get("spec") or {}).get("gateways") or []
-    return any(g != "mesh" for g in gateways)
-
-
-def _visible(vs: Mapping[str, Any], client_namespace: str, default_namespace: str) -> bool:
-    export = (vs.get("spec") or {}).get("exportTo")
-    if not export:
-        return True
-    ns = _namespace(vs, default_namespace)
-    return "*" in export or client_namespace in export or ("." in export and ns == client_namespace)
-
-
-def _host_matches(pattern: str, host: str) -> bool:
-    return pattern == host or (pattern.startswith("*.") and host.endswith(pattern[1:]))
-
-
 def winning_virtual_service(
     live: Iterable[Mapping[str, Any]], host: str, *, client_namespace: str, default_namespace: str
 ) -> Mapping[str, Any] | None:
-    """The VirtualService a sidecar uses for ``host``: an exact host before a wildcard, then the oldest."""
-    candidates: list[tuple[int, str, str, str, Mapping[str, Any]]] = []
-    for vs in live:
-        if not mesh_bound(vs) or not _visible(vs, client_namespace, default_namespace):
-            continue
-        hosts = vs_hosts(vs, default_namespace)
-        if host in hosts:
-            rank = 0
-        elif any(_host_matches(h, host) for h in hosts):
-            rank = 1
-        else:
-            continue
-        created = str((vs.get("metadata") or {}).get("creationTimestamp") or "")
-        candidates.append((rank, created, _namespace(vs, default_namespace), _name(vs), vs))
-    if not candidates:
-        return None
-    return min(candidates, key=lambda c: c[:4])[4]
+    """The VirtualService a sidecar in ``client_namespace`` uses for ``host`` (an FQDN): of those it sees,
+    in istiod's order, the first naming the host, else the first with the most specific wildcard covering it."""
+    parsed = sorted(
+        ((VirtualService.from_object(obj, default_namespace), obj) for obj in live),
+        key=lambda pair: creation_order(pair[1]),
+    )
+    visible = visible_virtual_services([vs for vs, _ in parsed], client_namespace, MESH_GATEWAY)
+    owner = sidecar_owners(visible, [host]).get(host)
+    return next((obj for vs, obj in parsed if vs is owner), None)
 
 
-def _catch_all(match: Mapping[str, Any]) -> bool:
-    rest = {k: v for k, v in match.items() if k not in ("name", "statPrefix", "ignoreUriCase")}
-    if not rest:
-        return True
-    uri = rest.pop("uri", None)
-    if rest or not isinstance(uri, Mapping):
-        return False
-    return uri.get("prefix") == "/" or uri.get("regex") in (".*", "/.*")
-
-
-def _destinations(rule: Mapping[str, Any], namespace: str) -> tuple[Destination, ...]:
-    routes = [r for r in rule.get("route") or [] if isinstance(r, Mapping)]
-    if len(routes) > 1:
-        routes = [r for r in routes if int(r.get("weight") or 0) > 0]
-    weights = [int(r.get("weight") or 0) for r in routes] if len(routes) > 1 else [1]
-    total = sum(weights) or 1
-    out = []
-    for route, weight in zip(routes, weights, strict=False):
-        dest = route.get("destination") or {}
-        port = (dest.get("port") or {}).get("number")
-        out.append(
-            Destination(
-                fqdn(str(dest.get("host", "")), namespace),
-                str(dest.get("subset") or ""),
-                int(port) if port else None,
-                round(weight * 1000 / total),
-            )
-        )
-    return tuple(out)
-
-
-def expect_virtual_service(vs: Mapping[str, Any], default_namespace: str) -> Expectation:
-    """The routes istiod renders for ``vs``'s HTTP rules (on a proxy the rules apply to)."""
-    ns = _namespace(vs, default_namespace)
-    config = f"{ns}/{_name(vs)}"
+def expect_virtual_service(vs: Mapping[str, Any], default_namespace: str, proxy: Proxy | None = None) -> Expectation:
+    """The routes istiod renders for ``vs``'s HTTP rules on ``proxy`` (by default: any proxy they apply to;
+    rules that depend on what is not known of it make the expectation inexact)."""
+    rules = VirtualService.from_object(vs, default_namespace)
+    plan = plan_routes(rules, proxy or Proxy())
     shapes: list[RouteShape] = []
-    exact = True
-    for rule in (vs.get("spec") or {}).get("http") or []:
-        if not isinstance(rule, Mapping):
-            continue
-        if rule.get("delegate"):
-            exact = False  # the delegate VirtualService's routes appear instead
-            continue
-        if rule.get("route"):
-            shape = RouteShape("route", _destinations(rule, ns), config)
-        elif rule.get("redirect"):
-            shape = RouteShape("redirect", config=config)
-        elif rule.get("directResponse"):
-            shape = RouteShape("direct", config=config)
-        else:
-            shape = RouteShape("other", config=config)
-        matches: list[Mapping[str, Any] | None] = [m for m in rule.get("match") or [] if isinstance(m, Mapping)]
-        matches = matches or [None]
-        for match in matches:
-            if match is not None and any(f in match for f in _SELECTOR_FIELDS):
-                exact = False
-            shapes.append(shape)
-            if match is None or _catch_all(match):
-                return Expectation(tuple(shapes), exact, f"VirtualService {config}")
-    return Expectation(tuple(shapes), exact, f"VirtualService {config}")
+    for planned in plan.routes:
+        action = route_action(planned.rule, rules.namespace)
+        destinations = tuple(Destination(d.host, d.subset, d.port, share) for d, share in action.per_mille())
+        shapes.append(RouteShape(action.kind, destinations if action.kind == "route" else (), rules.config))
+    return Expectation(tuple(shapes), plan.certain, rules.ref)
 
 
 def expect_default_route(host: str) -> Expectation:
     """A host without a VirtualService: one route to all of the service's endpoints."""
-    return Expectation((RouteShape("route", (Destination(host, "", None, 1000),)),), True, "default route")
+    action = default_route_action(host)
+    destinations = tuple(Destination(d.host, d.subset, d.port, share) for d, share in action.per_mille())
+    return Expectation((RouteShape(action.kind, destinations),), True, "default route")
 
 
 def summarize(route_configs: Iterable[Mapping[str, Any]], *, only_namespace: str | None = None) -> str:

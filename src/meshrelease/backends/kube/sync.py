@@ -1,7 +1,7 @@
 """``wait_synced`` on a real mesh: poll the proxies' configuration until it carries the applied change.
 
-Istio has no "config propagated" API (``istioctl x wait`` was removed in 1.23; istio-routing.md §5.2,
-§6.1), so the harness reads what the proxies run: the productpage sidecar (the client whose routes decide
+Istio has no "config propagated" API (``istioctl x wait`` was removed in 1.23; docs/real-clusters.md), so
+the harness reads what the proxies run: the productpage sidecar (the client whose routes decide
 which reviews version answers) and, for gateway-bound VirtualServices, the ingress gateway. The expected
 state is computed from the **live** Istio objects on the mesh's API server, not only from what this run
 applied, so a VirtualService that was there before the run and takes over a host after a delete is
@@ -24,17 +24,14 @@ from meshrelease.backends.kube.routes import (
     describe_routes,
     expect_default_route,
     expect_virtual_service,
-    fqdn,
-    gateway_bound,
-    mesh_bound,
-    parse_cluster_name,
     routes_from,
     subset_clusters,
     virtual_host_routes,
-    vs_hosts,
     winning_virtual_service,
 )
 from meshrelease.errors import CommandError, MeshReleaseError, WaitTimeout
+from meshrelease.k8s.hosts import MESH_GATEWAY, fqdn, is_wildcard
+from meshrelease.k8s.istio_routes import Proxy, VirtualService, parse_cluster_name
 from meshrelease.k8s.objects import ISTIO_GROUP, ObjectKey
 
 VS_RESOURCE = "virtualservices.networking.istio.io"
@@ -146,19 +143,22 @@ class ProxySync:
             gateway_vs: set[ObjectKey] = set()
             for key, bodies in vs_changes.items():
                 for body in [*bodies, *_live_of(live_vs, key)]:
-                    if mesh_bound(body):
-                        hosts |= {h for h in vs_hosts(body, ns) if not h.startswith("*")}
-                    if gateway_bound(body):
+                    vs = VirtualService.from_object(body, ns)
+                    if vs.mesh_bound:
+                        hosts |= {h.lower() for h in vs.hosts if not is_wildcard(h)}
+                    if vs.gateway_bound:
                         gateway_vs.add(key)
+            sidecar = Proxy(namespace=ns, gateways={MESH_GATEWAY})
             for host in sorted(hosts):
                 winner = winning_virtual_service(live_vs, host, client_namespace=ns, default_namespace=ns)
-                expected = expect_virtual_service(winner, ns) if winner else expect_default_route(host)
+                expected = expect_virtual_service(winner, ns, sidecar) if winner else expect_default_route(host)
                 checks.append(_Check("client", "routes", f"routes for {host}", _sidecar_test(host, expected)))
+            gateway = Proxy(namespace=self.targets.gateway_namespace)
             for key in sorted(gateway_vs):
                 live = _live_of(live_vs, key)
                 expected = (
-                    expect_virtual_service(live[0], ns)
-                    if live and gateway_bound(live[0])
+                    expect_virtual_service(live[0], ns, gateway)
+                    if live and VirtualService.from_object(live[0], ns).gateway_bound
                     else Expectation((), True, "no routes")
                 )
                 config = f"{key.namespace}/{key.name}"
@@ -173,10 +173,7 @@ class ProxySync:
         if dr_changes:
             live_dr = self._live(DR_RESOURCE)
             for key, bodies in sorted(dr_changes.items()):
-                hosts = {fqdn(str((b.get("spec") or {}).get("host", "")), key.namespace) for b in bodies}
-                hosts |= {
-                    fqdn(str((b.get("spec") or {}).get("host", "")), key.namespace) for b in _live_of(live_dr, key)
-                }
+                hosts = {_dr_host(b, key.namespace) for b in [*bodies, *_live_of(live_dr, key)]}
                 for host in sorted(h for h in hosts if h):
                     present = _subsets(live_dr, host, ns)
                     gone = {s for b in bodies for s in _subset_names(b)} - present
@@ -241,11 +238,16 @@ def _subset_names(dr: Mapping[str, Any]) -> set[str]:
     return {str(s.get("name")) for s in (dr.get("spec") or {}).get("subsets") or [] if isinstance(s, Mapping)}
 
 
+def _dr_host(dr: Mapping[str, Any], default_namespace: str) -> str:
+    """A DestinationRule's host as an FQDN, its short name resolved in its own namespace."""
+    ns = str((dr.get("metadata") or {}).get("namespace") or default_namespace)
+    return fqdn(str((dr.get("spec") or {}).get("host", "")), ns)
+
+
 def _subsets(live: Sequence[Mapping[str, Any]], host: str, default_namespace: str) -> set[str]:
     out: set[str] = set()
     for dr in live:
-        ns = str((dr.get("metadata") or {}).get("namespace") or default_namespace)
-        if fqdn(str((dr.get("spec") or {}).get("host", "")), ns) == host:
+        if _dr_host(dr, default_namespace) == host:
             out |= _subset_names(dr)
     return out
 

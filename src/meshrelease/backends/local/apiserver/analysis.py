@@ -1,11 +1,13 @@
 """Cross-object checks in the manner of ``istioctl analyze``: warnings, never rejections.
 
-The webhook sees one object at a time; these checks look at the whole state (reference/istio-routing.md
-§1.2, §1.5, §2): a route to a subset no DestinationRule defines (IST0101, the 503 NC case), a destination
-host that is no Service (IST0101), a port the Service lacks (IST0101) or a missing port on a multi-port
-Service (IST0112), a gateway that does not exist (IST0101), unreachable rules and ineffective matches
-(IST0130, IST0131, in the webhook's wording), two mesh VirtualServices for one host (IST0109), a subset
-that selects no pods (IST0173, the 503 UH case) and a DestinationRule for a host with no Service (IST0174).
+The webhook sees one object at a time; these checks look at the whole state (istio/istio 1.30.3
+pkg/config/analysis/analyzers; docs/istio-semantics.md): a route to a subset no DestinationRule defines
+(IST0101, the 503 NC case), a destination host that is no Service (IST0101), a port the Service lacks
+(IST0101) or a missing port on a multi-port Service (IST0112), a gateway that does not exist (IST0101),
+unreachable rules and ineffective matches (IST0130, IST0131, in the webhook's wording), two mesh
+VirtualServices for one host (IST0109), a subset that selects no pods (IST0173, the 503 UH case) and a
+DestinationRule for a host with no Service (IST0174). Short host names are expanded by istioctl analyze's
+own rule (:func:`meshrelease.k8s.hosts.analyzer_fqdn`).
 
 Lines read ``<Level> [<code>] (<Kind> <namespace>/<name>) <message>``, as istioctl prints them for objects
 in a cluster.
@@ -19,9 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshrelease.backends.local.model import StoredObject
-from meshrelease.backends.local.validation.istio import MESH_GATEWAY, host_matches
 from meshrelease.backends.local.validation.kube import selector_matches
-from meshrelease.k8s.objects import CLUSTER_DOMAIN, ISTIO_GROUP
+from meshrelease.k8s.hosts import MESH_GATEWAY, matches, resolve_gateway_refs
+from meshrelease.k8s.hosts import analyzer_fqdn as fqdn
+from meshrelease.k8s.objects import ISTIO_GROUP
+
+__all__ = ["analyze", "fqdn", "unreachable_rule_messages"]
 
 _LEVELS = {
     "IST0101": "Error",
@@ -36,14 +41,6 @@ _LEVELS = {
 
 def _message(obj: StoredObject, code: str, text: str) -> str:
     return f"{_LEVELS[code]} [{code}] ({obj.key.kind} {obj.key.namespace}/{obj.key.name}) {text}"
-
-
-def fqdn(host: str, namespace: str) -> str:
-    """Istio's short-name rule: a host without a dot is ``<host>.<namespace>.svc.cluster.local``; a host
-    with a dot (``reviews.default``) or a wildcard is taken as written."""
-    if "." in host or host.startswith("*"):
-        return host
-    return f"{host}.{namespace}.{CLUSTER_DOMAIN}"
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
@@ -100,9 +97,7 @@ class _State:
 
     def __init__(self, objects: Sequence[StoredObject]) -> None:
         self.objects = sorted(objects, key=lambda o: (o.key.kind, o.key.namespace, o.key.name))
-        self.services = {
-            f"{o.key.name}.{o.key.namespace}.{CLUSTER_DOMAIN}": o for o in self.objects if self._is(o, "", "Service")
-        }
+        self.services = {fqdn(o.key.name, o.key.namespace): o for o in self.objects if self._is(o, "", "Service")}
         self.subsets: set[tuple[str, str]] = set()
         for rule in self.of_kind("DestinationRule"):
             host = fqdn(str(rule.spec.get("host", "")), rule.key.namespace)
@@ -337,15 +332,10 @@ def unreachable_rule_messages(service: StoredObject) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ IST0109
-def _is_mesh_bound(spec: dict[str, Any]) -> bool:
-    gateways = spec.get("gateways") or []
-    return not gateways or MESH_GATEWAY in gateways
-
-
 def _conflicting_mesh_hosts(state: _State) -> list[str]:
     by_host: dict[str, list[StoredObject]] = {}
     for service in state.of_kind("VirtualService"):
-        if not _is_mesh_bound(service.spec):
+        if MESH_GATEWAY not in resolve_gateway_refs(_list(service.spec.get("gateways")), service.key.namespace):
             continue
         export_to = [str(e) for e in service.spec.get("exportTo") or []]
         if not export_to or "*" in export_to:
@@ -383,7 +373,7 @@ def _exported_everywhere(by_host: dict[str, list[StoredObject]], host: str) -> l
     found: list[StoredObject] = []
     for scoped, services in sorted(by_host.items()):
         scope, _, other = scoped.partition("/")
-        if scope == "*" and host_matches(host, other):
+        if scope == "*" and matches(host, other):
             found += services
     return found
 

@@ -1,4 +1,5 @@
-"""Outbound clusters, named and shaped as istiod names and shapes them (istio-to-envoy.md §2).
+"""Outbound clusters, named and shaped as istiod names and shapes them (istio/istio 1.30.3
+pilot/pkg/networking/core/cluster_builder.go; docs/istio-semantics.md).
 
 There is no EDS server in the local mesh, so every cluster is ``type: STATIC`` with an inline
 ``load_assignment``: the service's endpoints (pods selected by the service, on 127.0.0.1 at the loopback
@@ -17,9 +18,9 @@ from __future__ import annotations
 from meshrelease.backends.local.model import ProxySpec
 from meshrelease.backends.local.translate.policy import PolicyResolver, cluster_lb_fields
 from meshrelease.backends.local.translate.registry import AUTO, Endpoint, MeshIndex, ServiceInfo, ServicePort
-from meshrelease.backends.local.translate.routes import cluster_name
 from meshrelease.backends.local.translate.sidecar import PASSTHROUGH_CLUSTER
 from meshrelease.backends.local.translate.values import JsonDict, as_str, labels_match, string_map
+from meshrelease.k8s.istio_routes import cluster_name
 
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 CONNECT_TIMEOUT = "10s"

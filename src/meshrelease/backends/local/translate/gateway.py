@@ -1,6 +1,6 @@
 """Ingress gateway: which Gateway servers a gateway proxy runs, the ports its listeners bind, and the
 ``http.<port>`` route configurations built from the VirtualServices bound to those Gateways
-(istio-to-envoy.md §5).
+(istio/istio 1.30.3 pilot/pkg/networking/core/gateway.go; docs/istio-semantics.md).
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from meshrelease.backends.local.model import ProxySpec
-from meshrelease.backends.local.translate.hosts import intersect_hosts, server_hosts_for_namespace
 from meshrelease.backends.local.translate.match import is_catch_all
 from meshrelease.backends.local.translate.policy import PolicyResolver
-from meshrelease.backends.local.translate.registry import GatewayInfo, MeshIndex, visible_virtual_services
+from meshrelease.backends.local.translate.registry import GatewayInfo, MeshIndex
 from meshrelease.backends.local.translate.routes import RouteContext, vs_routes
 from meshrelease.backends.local.translate.sidecar import ROUTE_CONFIG_TYPE, route_config_defaults
 from meshrelease.backends.local.translate.values import JsonDict, as_dict, as_int, as_list, as_str, labels_match
+from meshrelease.k8s.hosts import intersect_hosts, server_hosts_for_namespace
+from meshrelease.k8s.istio_routes import visible_virtual_services
 
 HTTP_SERVER_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC", "GRPC-WEB"})
 FIRST_UNPRIVILEGED_PORT = 1024
@@ -85,7 +86,7 @@ def gateway_route_config(
             gateway_names=frozenset({server.gateway.ref}),
             listen_port=server.number,
         )
-        for vs in visible_virtual_services(index, proxy.namespace, server.gateway.ref):
+        for vs in visible_virtual_services(index.virtual_services, proxy.namespace, server.gateway.ref):
             usable = server_hosts_for_namespace(server.hosts, server.gateway.namespace, vs.namespace)
             hosts = intersect_hosts(usable, vs.hosts)
             if not hosts:

@@ -1,22 +1,13 @@
-"""HTTPMatchRequest -> Envoy RouteMatch (istio-to-envoy.md §3.1), and the selector part of a match
-(port, sourceLabels, sourceNamespace, match-level gateways) that decides whether a route exists at all.
+"""HTTPMatchRequest -> Envoy RouteMatch (istio/istio 1.30.3 pilot/pkg/networking/core/route/route.go
+TranslateRouteMatch; docs/istio-semantics.md). Whether a match block yields a route at all (port,
+sourceLabels, sourceNamespace, match-level gateways) is decided in :mod:`meshrelease.k8s.istio_routes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
-from meshrelease.backends.local.translate.hosts import resolve_gateway_ref
-from meshrelease.backends.local.translate.values import (
-    JsonDict,
-    as_dict,
-    as_int,
-    as_list,
-    as_str,
-    labels_match,
-    string_map,
-)
+from meshrelease.backends.local.translate.values import JsonDict, as_dict, as_str
 
 # Pseudo-headers appended after the sorted header matchers, in this order.
 _PSEUDO_HEADERS = (("method", ":method"), ("authority", ":authority"), ("scheme", ":scheme"))
@@ -96,32 +87,3 @@ def is_catch_all(match: JsonDict) -> bool:
     if match.get("headers") or match.get("query_parameters") or match.get("dynamic_metadata"):
         return False
     return match.get("prefix") == "/" or as_dict(match.get("safe_regex")).get("regex") == ".*"
-
-
-def selects_proxy(
-    match: JsonDict | None,
-    *,
-    vs_namespace: str,
-    listen_port: int,
-    gateway_names: Collection[str],
-    proxy_labels: dict[str, str],
-    proxy_namespace: str,
-) -> bool:
-    """Whether a match block yields a route for this proxy and listener port.
-
-    ``port`` must equal the listener port (a Gateway server port on gateways). Match-level ``gateways``,
-    when given, replace the selector checks: one of them must name this proxy's gateway (``mesh`` for
-    sidecars). Otherwise ``sourceLabels`` must be a subset of the proxy's labels and ``sourceNamespace``
-    its namespace."""
-    if match is None:
-        return True
-    port = as_int(match.get("port"))
-    if port and port != listen_port:
-        return False
-    gateways = [resolve_gateway_ref(g, vs_namespace) for g in as_list(match.get("gateways")) if as_str(g)]
-    if gateways:
-        return any(g in gateway_names for g in gateways)
-    if not labels_match(string_map(match.get("sourceLabels")), proxy_labels):
-        return False
-    source_ns = as_str(match.get("sourceNamespace"))
-    return not source_ns or source_ns == proxy_namespace

@@ -1,19 +1,21 @@
 """DestinationRules as istiod applies them: which rule a client sees, merging, and the traffic policy
 (load balancer, consistent hash) in force for one port and subset.
 
-Lookup (istio-routing.md §2): the client's namespace, then the service's, then the root namespace; the first
-namespace with a rule for the host wins, the most specific host first. Rules for the same host in that
-namespace merge: subsets concatenated (a duplicate name keeps its first, i.e. oldest, definition) and
-the first top-level ``trafficPolicy`` wins.
+Lookup (istio/istio 1.30.3 pilot/pkg/model/push_context.go destinationRule; docs/istio-semantics.md): the
+client's namespace, then the service's, then the root namespace; the first namespace with a rule for the
+host wins, the most specific host first. Rules for the same host in that namespace merge: subsets
+concatenated (a duplicate name keeps its first, i.e. oldest, definition) and the first top-level
+``trafficPolicy`` wins.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from meshrelease.backends.local.translate.hosts import exported_to, host_matches
+from meshrelease.backends.local.translate.hosts import host_matches
 from meshrelease.backends.local.translate.registry import ROOT_NAMESPACE, DestinationRuleInfo, MeshIndex
 from meshrelease.backends.local.translate.values import JsonDict, as_dict, as_int, as_list, as_str, proto_duration
+from meshrelease.k8s.hosts import exported_to, most_specific
 
 _POLICY_FIELDS = ("loadBalancer", "connectionPool", "outlierDetection", "tls", "tunnel", "proxyProtocol")
 _SIMPLE_LB = {
@@ -69,8 +71,8 @@ class PolicyResolver:
                 and exported_to(dr.export_to, dr.namespace, client_namespace)
             ]
             if candidates:
-                best = _most_specific(host, [dr.host for dr in candidates])
-                return _merge([dr for dr in candidates if dr.host == best], host, ns)
+                best = most_specific(host.lower(), [dr.host.lower() for dr in candidates])
+                return _merge([dr for dr in candidates if dr.host.lower() == best], host, ns)
         return None
 
     def policy(self, client_namespace: str, host: str, port: int, subset: str | None) -> JsonDict:
@@ -100,12 +102,6 @@ class PolicyResolver:
         policy = self.policy(client_namespace, host, port, subset)
         chash = as_dict(as_dict(policy.get("loadBalancer")).get("consistentHash"))
         return consistent_hash_policy(chash, f"DestinationRule for {host}") if chash else []
-
-
-def _most_specific(host: str, rule_hosts: list[str]) -> str:
-    if host in rule_hosts:
-        return host
-    return max(rule_hosts, key=lambda h: (h != "*", len(h)))
 
 
 def _merge(rules: list[DestinationRuleInfo], host: str, namespace: str) -> MergedDestinationRule:

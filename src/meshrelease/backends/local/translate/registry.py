@@ -13,7 +13,6 @@ from typing import Any
 
 from meshrelease.backends.local.model import Pod, StoredObject
 from meshrelease.backends.local.translate.errors import TranslationError
-from meshrelease.backends.local.translate.hosts import exported_to, resolve_gateway_refs, resolve_host
 from meshrelease.backends.local.translate.values import (
     JsonDict,
     as_dict,
@@ -23,11 +22,14 @@ from meshrelease.backends.local.translate.values import (
     labels_match,
     string_map,
 )
+from meshrelease.k8s.hosts import fqdn
+from meshrelease.k8s.istio_routes import VirtualService
 from meshrelease.k8s.objects import ISTIO_GROUP
 
 ROOT_NAMESPACE = "istio-system"
 
-# Istio protocol from a port name prefix or appProtocol (istio-routing.md §1, istio-to-envoy.md §1.1).
+# Istio protocol from a port name prefix or appProtocol (istio/istio 1.30.3 pkg/config/kube/conversion.go
+# ConvertProtocol, pkg/config/protocol/instance.go Parse).
 _HTTP_PROTOCOLS = {"http": "HTTP", "http2": "HTTP2", "grpc": "GRPC", "grpc-web": "GRPC-Web"}
 _OTHER_PROTOCOLS = {"https", "tcp", "tls", "mongo", "mysql", "redis", "udp", "thrift", "http_proxy"}
 _APP_PROTOCOLS = {"kubernetes.io/h2c": "HTTP2", "kubernetes.io/ws": "HTTP", "kubernetes.io/wss": "OTHER"}
@@ -94,21 +96,6 @@ class Endpoint:
 
 
 @dataclass
-class VirtualServiceInfo:
-    obj: StoredObject
-    name: str
-    namespace: str
-    hosts: list[str]  # short names expanded with the VirtualService namespace
-    gateways: list[str]  # resolved ``ns/name`` or ``mesh``
-    export_to: list[str]
-    http: list[JsonDict]
-
-    @property
-    def ref(self) -> str:
-        return f"VirtualService {self.namespace}/{self.name}"
-
-
-@dataclass
 class DestinationRuleInfo:
     obj: StoredObject
     name: str
@@ -147,7 +134,7 @@ class MeshIndex:
 
     cluster_domain: str
     services: dict[str, ServiceInfo] = field(default_factory=dict)  # by FQDN
-    virtual_services: list[VirtualServiceInfo] = field(default_factory=list)  # oldest first
+    virtual_services: list[VirtualService] = field(default_factory=list)  # oldest first
     destination_rules: list[DestinationRuleInfo] = field(default_factory=list)  # oldest first
     gateways: list[GatewayInfo] = field(default_factory=list)  # oldest first
     deployments: dict[tuple[str, str], StoredObject] = field(default_factory=dict)
@@ -161,7 +148,7 @@ class MeshIndex:
             self.warnings.append(message)
 
     def fqdn(self, host: str, namespace: str) -> str:
-        return resolve_host(host, namespace, self.cluster_domain)
+        return fqdn(host, namespace, self.cluster_domain)
 
     def service(self, host: str) -> ServiceInfo | None:
         return self.services.get(host)
@@ -226,7 +213,9 @@ def build_index(objects: Sequence[StoredObject], pods: Sequence[Pod], cluster_do
         elif group == "apps" and kind == "Deployment":
             index.deployments[(obj.key.namespace, obj.key.name)] = obj
         elif group == ISTIO_GROUP and kind == "VirtualService":
-            index.virtual_services.append(_virtual_service(obj, index))
+            index.virtual_services.append(
+                VirtualService.from_spec(obj.key.namespace, obj.key.name, obj.spec, cluster_domain)
+            )
         elif group == ISTIO_GROUP and kind == "DestinationRule":
             index.destination_rules.append(_destination_rule(obj, index))
         elif group == ISTIO_GROUP and kind == "Gateway":
@@ -263,7 +252,7 @@ def _service(obj: StoredObject, cluster_domain: str) -> ServiceInfo:
         obj=obj,
         name=obj.key.name,
         namespace=obj.key.namespace,
-        fqdn=f"{obj.key.name}.{obj.key.namespace}.svc.{cluster_domain}",
+        fqdn=fqdn(obj.key.name, obj.key.namespace, cluster_domain),
         ports=ports,
         selector=string_map(selector) if isinstance(selector, dict) and selector else None,
     )
@@ -271,19 +260,6 @@ def _service(obj: StoredObject, cluster_domain: str) -> ServiceInfo:
 
 def _export_to(spec: JsonDict) -> list[str]:
     return [e for e in as_list(spec.get("exportTo")) if isinstance(e, str)]
-
-
-def _virtual_service(obj: StoredObject, index: MeshIndex) -> VirtualServiceInfo:
-    spec, ns = obj.spec, obj.key.namespace
-    return VirtualServiceInfo(
-        obj=obj,
-        name=obj.key.name,
-        namespace=ns,
-        hosts=[index.fqdn(h, ns) for h in as_list(spec.get("hosts")) if isinstance(h, str) and h],
-        gateways=resolve_gateway_refs(as_list(spec.get("gateways")), ns),
-        export_to=_export_to(spec),
-        http=[as_dict(r) for r in as_list(spec.get("http"))],
-    )
 
 
 def _destination_rule(obj: StoredObject, index: MeshIndex) -> DestinationRuleInfo:
@@ -309,14 +285,3 @@ def _gateway(obj: StoredObject) -> GatewayInfo:
         selector=string_map(spec.get("selector")),
         servers=[as_dict(s) for s in as_list(spec.get("servers"))],
     )
-
-
-def visible_virtual_services(index: MeshIndex, client_namespace: str, gateway: str) -> list[VirtualServiceInfo]:
-    """VirtualServices bound to ``gateway`` (``mesh`` or ``ns/name``) and exported to the client.
-
-    Oldest first (creation time, then creation order)."""
-    return [
-        vs
-        for vs in index.virtual_services
-        if gateway in vs.gateways and exported_to(vs.export_to, vs.namespace, client_namespace)
-    ]

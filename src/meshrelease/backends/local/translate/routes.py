@@ -1,9 +1,10 @@
 """VirtualService ``http[]`` rules -> Envoy routes, and the default route of a host without one.
 
-Shapes, names and defaults are istiod's (istio-to-envoy.md §3 and §4): one route per match block in
-order, translation stops after the first catch-all, relative weights with zero weights dropped, the default
-retry policy, ``timeout: 0s`` unless set, faults as ``typed_per_filter_config``, mirrors, header operations,
-redirects, rewrites and direct responses.
+Which routes exist, their order, actions, destinations, weights and cluster names come from the model
+both backends share (:mod:`meshrelease.k8s.istio_routes`); this module adds the Envoy side as istiod
+renders it (istio/istio 1.30.3 pilot/pkg/networking/core/route/route.go; docs/istio-semantics.md): the
+default retry policy, ``timeout: 0s`` unless set, faults as ``typed_per_filter_config``, mirrors, header
+operations, redirects, rewrites and direct responses.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from meshrelease.backends.local.translate.match import is_catch_all, route_match, selects_proxy
+from meshrelease.backends.local.translate.match import route_match
 from meshrelease.backends.local.translate.policy import PolicyResolver
-from meshrelease.backends.local.translate.registry import MeshIndex, ServiceInfo, ServicePort, VirtualServiceInfo
+from meshrelease.backends.local.translate.registry import MeshIndex, ServiceInfo, ServicePort
 from meshrelease.backends.local.translate.values import (
     JsonDict,
     as_dict,
@@ -26,6 +27,17 @@ from meshrelease.backends.local.translate.values import (
     hundred_percent,
     million_percent,
     proto_duration,
+)
+from meshrelease.k8s.istio_routes import (
+    DEFAULT_ROUTE_NAME,
+    DestinationRef,
+    Proxy,
+    RouteAction,
+    VirtualService,
+    config_metadata,
+    default_route_action,
+    plan_routes,
+    route_action,
 )
 
 FAULT_FILTER = "envoy.filters.http.fault"
@@ -45,7 +57,6 @@ PREVIOUS_PRIORITIES = {
         "update_frequency": 2,
     },
 }
-CONFIG_METADATA_PREFIX = "/apis/networking.istio.io/v1/namespaces"
 _REDIRECT_CODES = {
     0: "MOVED_PERMANENTLY",
     301: "MOVED_PERMANENTLY",
@@ -87,10 +98,9 @@ class RouteContext:
     gateway_names: Collection[str]  # {"mesh"} for sidecars, {"<ns>/<gateway>"} on a gateway server
     listen_port: int  # the sidecar listener port, or the Gateway server port number
 
-
-def cluster_name(port: int, subset: str, host: str) -> str:
-    """istiod's cluster name: ``outbound|<port>|<subset>|<fqdn>``."""
-    return f"outbound|{port}|{subset}|{host}"
+    @property
+    def proxy(self) -> Proxy:
+        return Proxy(self.client_namespace, self.client_labels, self.gateway_names, self.listen_port)
 
 
 def default_retry_policy(*, hashing: bool = False) -> JsonDict:
@@ -102,53 +112,36 @@ def default_retry_policy(*, hashing: bool = False) -> JsonDict:
     return policy
 
 
-def vs_routes(vs: VirtualServiceInfo, ctx: RouteContext) -> list[JsonDict]:
+def vs_routes(vs: VirtualService, ctx: RouteContext) -> list[JsonDict]:
     """The Envoy routes of one VirtualService for this proxy and port (possibly none: then the caller
     falls back to the default route). Stops after the first catch-all route."""
-    out: list[JsonDict] = []
-    for i, rule in enumerate(vs.http):
-        matches: list[JsonDict | None] = [as_dict(m) for m in as_list(rule.get("match"))] or [None]
-        for match in matches:
-            if not selects_proxy(
-                match,
-                vs_namespace=vs.namespace,
-                listen_port=ctx.listen_port,
-                gateway_names=ctx.gateway_names,
-                proxy_labels=ctx.client_labels,
-                proxy_namespace=ctx.client_namespace,
-            ):
-                continue
-            route = http_route(vs, rule, f"{vs.ref}: spec.http[{i}]", match, ctx)
-            out.append(route)
-            if is_catch_all(route["match"]):
-                return out
-    return out
+    return [
+        http_route(vs, planned.rule, f"{vs.ref}: spec.http[{planned.index}]", planned.match, ctx)
+        for planned in plan_routes(vs, ctx.proxy).routes
+    ]
 
 
-def http_route(
-    vs: VirtualServiceInfo, rule: JsonDict, where: str, match: JsonDict | None, ctx: RouteContext
-) -> JsonDict:
+def http_route(vs: VirtualService, rule: JsonDict, where: str, match: JsonDict | None, ctx: RouteContext) -> JsonDict:
     """One Envoy route for ``rule`` and one of its match blocks."""
     route: JsonDict = {}
     name = _route_name(rule, match)
     if name:
         route["name"] = name
     route["match"] = route_match(match)
-    route["metadata"] = {
-        "filter_metadata": {"istio": {"config": f"{CONFIG_METADATA_PREFIX}/{vs.namespace}/virtual-service/{vs.name}"}}
-    }
+    route["metadata"] = {"filter_metadata": {"istio": {"config": config_metadata(vs.namespace, vs.name)}}}
     if match is not None and as_str(match.get("statPrefix")):
         route["stat_prefix"] = match["statPrefix"]
     ops, authority = header_operations(rule.get("headers"))
     route.update(ops)
-    if isinstance(rule.get("redirect"), dict):
+    action = route_action(rule, vs.namespace, ctx.index.cluster_domain)
+    if action.kind == "redirect":
         redirect = redirect_action(rule["redirect"], ctx.listen_port)
         if redirect is not None:
             route["redirect"] = redirect
-    elif isinstance(rule.get("directResponse"), dict):
+    elif action.kind == "direct":
         route["direct_response"] = direct_response(rule["directResponse"])
     else:
-        route["route"], dest_ops = _route_action(vs, rule, where, authority, ctx)
+        route["route"], dest_ops = _route_action(vs, action, rule, where, authority, ctx)
         for key, values in dest_ops.items():  # one destination: its header operations follow the route's
             route[key] = [*route.get(key, []), *values]
     route["decorator"] = {"operation": _operation(route, vs.name, ctx.listen_port)}
@@ -165,7 +158,8 @@ def _route_name(rule: JsonDict, match: JsonDict | None) -> str:
 
 
 def _route_action(
-    vs: VirtualServiceInfo,
+    vs: VirtualService,
+    route: RouteAction,
     rule: JsonDict,
     where: str,
     authority: str | None,
@@ -174,30 +168,26 @@ def _route_action(
     """The route action, and the header operations of a single destination (to append to the route's)."""
     action: JsonDict = {}
     dest_ops: JsonDict = {}
-    destinations = [as_dict(d) for d in as_list(rule.get("route"))]
     hash_policies: list[JsonDict] = []
-    if len(destinations) == 1:
-        dest = destinations[0]
-        name, host, port, subset = _destination(dest.get("destination"), vs, ctx)
-        action["cluster"] = name
-        hash_policies += ctx.policies.hash_policy(ctx.client_namespace, host, port, subset)
-        dest_ops, dest_authority = header_operations(dest.get("headers"))
-        authority = authority or dest_authority
-    elif destinations:
+    if route.weighted:
         weighted: list[JsonDict] = []
-        for dest in destinations:
-            weight = as_int(dest.get("weight"))
-            if weight == 0:
-                continue
-            name, host, port, subset = _destination(dest.get("destination"), vs, ctx)
-            entry: JsonDict = {"name": name, "weight": weight}
-            entry_ops, entry_authority = header_operations(dest.get("headers"))
+        for dest in route.destinations:
+            name, port = _cluster(dest.destination, ctx)
+            entry: JsonDict = {"name": name, "weight": dest.weight}
+            entry_ops, entry_authority = header_operations(dest.spec.get("headers"))
             entry.update(entry_ops)
             if entry_authority:
                 entry["host_rewrite_literal"] = entry_authority
             weighted.append(entry)
-            hash_policies += ctx.policies.hash_policy(ctx.client_namespace, host, port, subset)
+            hash_policies += _hash_policy(dest.destination, port, ctx)
         action["weighted_clusters"] = {"clusters": weighted}
+    elif route.destinations:
+        dest = route.destinations[0]
+        name, port = _cluster(dest.destination, ctx)
+        action["cluster"] = name
+        hash_policies += _hash_policy(dest.destination, port, ctx)
+        dest_ops, dest_authority = header_operations(dest.spec.get("headers"))
+        authority = authority or dest_authority
     timeout = proto_duration(rule["timeout"], f"{where}.timeout") if rule.get("timeout") is not None else NO_TIMEOUT
     action["timeout"] = timeout
     action["max_grpc_timeout"] = timeout  # deprecated in Envoy, still rendered by istiod
@@ -224,25 +214,23 @@ def _route_action(
     return action, dest_ops
 
 
-def _destination(destination: Any, vs: VirtualServiceInfo, ctx: RouteContext) -> tuple[str, str, int, str | None]:
-    """(cluster name, host, port, subset) of a route/mirror destination.
+def _cluster(dest: DestinationRef, ctx: RouteContext) -> tuple[str, int]:
+    """(cluster name, port) of a route or mirror destination."""
+    svc = ctx.index.service(dest.host)
+    port = dest.resolved_port([p.port for p in svc.ports] if svc is not None else None, ctx.listen_port)
+    return dest.cluster(port), port
 
-    The port is ``port.number``, else the service's only port, else the listener port."""
-    dest = as_dict(destination)
-    host = ctx.index.fqdn(as_str(dest.get("host")), vs.namespace)
-    port = as_int(as_dict(dest.get("port")).get("number"))
-    if not port:
-        svc = ctx.index.service(host)
-        port = svc.ports[0].port if svc is not None and len(svc.ports) == 1 else ctx.listen_port
-    subset = as_str(dest.get("subset")) or None
-    return cluster_name(port, subset or "", host), host, port, subset
+
+def _hash_policy(dest: DestinationRef, port: int, ctx: RouteContext) -> list[JsonDict]:
+    return ctx.policies.hash_policy(ctx.client_namespace, dest.host, port, dest.subset or None)
 
 
 def default_route(svc: ServiceInfo, port: ServicePort, ctx: RouteContext) -> JsonDict:
     """The route of a host without a VirtualService: all endpoints, no timeout, default retries."""
-    hashes = ctx.policies.hash_policy(ctx.client_namespace, svc.fqdn, port.port, None)
+    dest = default_route_action(svc.fqdn).destinations[0].destination
+    hashes = _hash_policy(dest, port.port, ctx)
     action: JsonDict = {
-        "cluster": cluster_name(port.port, "", svc.fqdn),
+        "cluster": dest.cluster(port.port),
         "timeout": NO_TIMEOUT,
         "retry_policy": default_retry_policy(hashing=bool(hashes)),
         "max_grpc_timeout": NO_TIMEOUT,
@@ -250,7 +238,7 @@ def default_route(svc: ServiceInfo, port: ServicePort, ctx: RouteContext) -> Jso
     if hashes:
         action["hash_policy"] = hashes
     return {
-        "name": "default",
+        "name": DEFAULT_ROUTE_NAME,
         "match": {"prefix": "/"},
         "route": action,
         "decorator": {"operation": f"{svc.fqdn}:{port.port}/*"},
@@ -323,7 +311,7 @@ def fault_filter_config(fault: Any, where: str = "fault") -> JsonDict | None:
     return out if len(out) > 1 else None
 
 
-def mirror_policies(rule: JsonDict, vs: VirtualServiceInfo, ctx: RouteContext) -> list[JsonDict]:
+def mirror_policies(rule: JsonDict, vs: VirtualService, ctx: RouteContext) -> list[JsonDict]:
     """``mirror`` (first) and ``mirrors[]``; an absent percentage mirrors 100 %, an explicit 0 nothing."""
     out: list[JsonDict] = []
     if isinstance(rule.get("mirror"), dict):
@@ -350,8 +338,8 @@ def mirror_policies(rule: JsonDict, vs: VirtualServiceInfo, ctx: RouteContext) -
     return out
 
 
-def _mirror(destination: Any, fraction: JsonDict, vs: VirtualServiceInfo, ctx: RouteContext) -> JsonDict:
-    name = _destination(destination, vs, ctx)[0]
+def _mirror(destination: Any, fraction: JsonDict, vs: VirtualService, ctx: RouteContext) -> JsonDict:
+    name = _cluster(DestinationRef.parse(destination, vs.namespace, ctx.index.cluster_domain), ctx)[0]
     return {
         "cluster": name,
         "runtime_fraction": {"default_value": fraction},

@@ -1,8 +1,9 @@
 """Sidecar outbound route configurations: one per listener port (``"9080"``), holding a virtual host per
 service or VirtualService host on that port, sorted by name, and the catch-all virtual host last
-(istio-to-envoy.md §1.2, §4).
+(istio/istio 1.30.3 pilot/pkg/networking/core/httproute.go; docs/istio-semantics.md).
 
-On sidecars one VirtualService serves a host: VirtualServices are taken oldest first, and a later one's
+On sidecars one VirtualService serves a host, chosen by :mod:`meshrelease.k8s.istio_routes`: VirtualServices
+are taken in istiod's order, a service goes to those naming it exactly or to its wildcard owner, and a later
 virtual host for a name already served is dropped. A VirtualService whose routes are all filtered out for
 this proxy (sourceLabels, sourceNamespace, port, match gateways) contributes nothing, so the host falls
 back to its default route.
@@ -11,16 +12,13 @@ back to its default route.
 from __future__ import annotations
 
 from meshrelease.backends.local.model import ProxySpec
-from meshrelease.backends.local.translate.hosts import MESH_GATEWAY, host_matches, service_domains
+from meshrelease.backends.local.translate.hosts import service_domains
 from meshrelease.backends.local.translate.policy import PolicyResolver
-from meshrelease.backends.local.translate.registry import (
-    MeshIndex,
-    ServiceInfo,
-    VirtualServiceInfo,
-    visible_virtual_services,
-)
+from meshrelease.backends.local.translate.registry import MeshIndex, ServiceInfo
 from meshrelease.backends.local.translate.routes import NO_TIMEOUT, RouteContext, default_route, vs_routes
 from meshrelease.backends.local.translate.values import JsonDict
+from meshrelease.k8s.hosts import MESH_GATEWAY
+from meshrelease.k8s.istio_routes import sidecar_owners, split_hosts, visible_virtual_services
 
 ROUTE_CONFIG_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 PASSTHROUGH_CLUSTER = "PassthroughCluster"
@@ -54,31 +52,6 @@ def catch_all_virtual_host(outbound_policy: str) -> JsonDict:
     return {"name": name, "domains": ["*"], "routes": [route], "include_request_attempt_count": True}
 
 
-def split_hosts(vs: VirtualServiceInfo, index: MeshIndex) -> tuple[list[str], list[ServiceInfo]]:
-    """A VirtualService's hosts as (names that are not registry services, services they name).
-
-    A wildcard host stands for the services it covers, or for itself when it covers none."""
-    others: list[str] = []
-    services: list[ServiceInfo] = []
-    wildcards: list[str] = []
-    for host in vs.hosts:
-        if host.startswith("*"):
-            wildcards.append(host)
-            continue
-        svc = index.service(host)
-        if svc is not None:
-            if svc not in services:
-                services.append(svc)
-        else:
-            others.append(host)
-    for pattern in wildcards:
-        found = [svc for fqdn, svc in sorted(index.services.items()) if host_matches(fqdn, pattern)]
-        if not found:
-            others.append(pattern)
-        services += [svc for svc in found if svc not in services]
-    return others, services
-
-
 def sidecar_route_config(
     proxy: ProxySpec, port: int, index: MeshIndex, policies: PolicyResolver, outbound_policy: str
 ) -> JsonDict:
@@ -93,8 +66,11 @@ def sidecar_route_config(
     )
     groups: list[tuple[list[str], list[ServiceInfo], list[JsonDict]]] = []
     covered: set[str] = set()
-    for vs in visible_virtual_services(index, proxy.namespace, MESH_GATEWAY):
-        others, services = split_hosts(vs, index)
+    virtual_services = visible_virtual_services(index.virtual_services, proxy.namespace, MESH_GATEWAY)
+    owners = sidecar_owners(virtual_services, index.services)
+    for vs in virtual_services:
+        others, served = split_hosts(vs, index.services, owners)
+        services = [index.services[host] for host in served]
         http_ports = {p.port for svc in services for p in svc.ports if p.is_http} or {VS_ONLY_PORT}
         if port not in http_ports:
             continue

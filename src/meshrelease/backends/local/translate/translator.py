@@ -1,16 +1,17 @@
 """Kubernetes + Istio objects -> Envoy v3 resources for every proxy of the local mesh.
 
-The output reproduces what istiod renders (names, fields, defaults; see reference/istio-to-envoy.md) with
-the local mesh's differences: no iptables and no VIP (listeners bind 127.0.0.1 on allocated ports and
-workloads send absolute-form proxy requests to them), no EDS (STATIC clusters with inline endpoints) and
-route configurations read from files. The runtime writes ``lds.json``, ``cds.json`` and
-``rds/<name>.json`` (see :func:`rds_path`) per proxy from the returned :class:`Translation`.
-Identical configurations are built once and shared between proxies: treat the resources as read-only.
+The output reproduces what istiod renders (names, fields, defaults; istio/istio 1.30.3
+pilot/pkg/networking/core; docs/istio-semantics.md) with the local mesh's differences: no iptables and no
+VIP (listeners bind 127.0.0.1 on allocated ports and workloads send absolute-form proxy requests to them),
+no EDS (STATIC clusters with inline endpoints) and route configurations read from files. The runtime writes
+``lds.json``, ``cds.json`` and ``rds/<name>.json`` (see :func:`rds_path`) per proxy from the returned
+:class:`Translation`. Identical configurations are built once and shared between proxies: treat the
+resources as read-only.
 
-Helper modules: ``translate_registry`` (services, endpoints, object index), ``translate_hosts`` (host
-names), ``translate_policy`` (DestinationRules), ``translate_match`` and ``translate_routes`` (routes),
-``translate_sidecar`` and ``translate_gateway`` (route configurations), ``translate_clusters``,
-``translate_listeners`` and ``translate_supported`` (fields the local backend rejects).
+Helper modules: ``registry`` (services, endpoints, object index), ``hosts`` (service domains; the host
+rules are :mod:`meshrelease.k8s.hosts`), ``policy`` (DestinationRules), ``match`` and ``routes`` (Envoy
+routes from the shared route model :mod:`meshrelease.k8s.istio_routes`), ``sidecar`` and ``gateway``
+(route configurations), ``clusters``, ``listeners`` and ``supported`` (fields the local backend rejects).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Istio's webhook rules for DestinationRule (reference/istio-routing.md §2)."""
+"""Istio's webhook rules for DestinationRule (istio/istio 1.30.3 pkg/config/validation/validation.go
+ValidateDestinationRule; docs/istio-semantics.md)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from meshrelease.backends.local.validation.istio_common import (
     as_list,
     check_export_to,
     duration_problem,
-    is_ip,
     percent_problem,
     subset_name_problem,
     tag_problems,
 )
+from meshrelease.k8s.hosts import is_ip
 from meshrelease.k8s.objects import FieldPath as Path
 
 

@@ -12,7 +12,8 @@ from meshrelease.backends.local.validation.common import (
     port_problem,
     wildcard_domain_problem,
 )
-from meshrelease.backends.local.validation.istio_common import WebhookResult, as_dict, as_list, is_ip
+from meshrelease.backends.local.validation.istio_common import WebhookResult, as_dict, as_list
+from meshrelease.k8s.hosts import is_ip
 from meshrelease.k8s.objects import FieldPath as Path
 
 _GATEWAY_PROTOCOLS = {

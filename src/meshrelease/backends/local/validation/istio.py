@@ -1,10 +1,9 @@
 """Istio's validating webhook (``validation.istio.io``) for VirtualService, DestinationRule and Gateway.
 
-Each rule returns Istio's own message (reference/istio-routing.md §1.4, §1.6, §1.8, §1.12, §2), attached
-to the field it is about so the store can say where. The webhook only runs on objects that passed the
-schema, so the shapes the rules see are the schema's. The rules live in ``validation_istio_vs``,
-``validation_istio_dr`` and ``validation_istio_gateway``; the checks they share in
-``validation_istio_common``.
+Each rule returns Istio's own message (istio/istio 1.30.3 pkg/config/validation/validation.go;
+docs/istio-semantics.md), attached to the field it is about so the store can say where. The webhook only
+runs on objects that passed the schema, so the shapes the rules see are the schema's. The rules live in
+``virtual_service``, ``destination_rule`` and ``gateway``; the checks they share in ``istio_common``.
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ from typing import Any
 
 from meshrelease.backends.local.validation.destination_rule import validate_destination_rule
 from meshrelease.backends.local.validation.gateway import validate_gateway
-from meshrelease.backends.local.validation.istio_common import MESH_GATEWAY, WebhookResult, host_matches
+from meshrelease.backends.local.validation.istio_common import WebhookResult
 from meshrelease.backends.local.validation.virtual_service import validate_virtual_service
 
-__all__ = ["MESH_GATEWAY", "WebhookResult", "host_matches", "webhook_validate"]
+__all__ = ["WebhookResult", "webhook_validate"]
 
 
 def webhook_validate(kind: str, spec: Mapping[str, Any], namespace: str, name: str) -> WebhookResult:

@@ -1,10 +1,10 @@
 """Shared parts of Istio's validating webhook: the result type and the checks every kind uses
 (durations, percentages, regexes, string matches, labels, headers, destinations, gateway names,
-exportTo). Messages are Istio's own (reference/istio-routing.md §1.12)."""
+exportTo). Messages are Istio's own (istio/istio 1.30.3 pkg/config/validation/validation.go;
+docs/istio-semantics.md). Host names follow :mod:`meshrelease.k8s.hosts`."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +24,6 @@ from meshrelease.backends.local.validation.common import (
 )
 from meshrelease.k8s.objects import FieldPath as Path
 
-MESH_GATEWAY = "mesh"
 JWT_CLAIM_PREFIX = "@request.auth.claims."
 MS = 1_000_000
 
@@ -193,29 +192,6 @@ def check_header_operations(result: WebhookResult, headers: Any, path: Path) -> 
             result.err((*path, "response", op, name), _header_value_problem(value))
     for index, name in enumerate(as_list(response.get("remove"))):
         result.err((*path, "response", "remove", index), _header_operation_name_problem(str(name)))
-
-
-def is_ip(text: str) -> bool:
-    """Whether the text is an IPv4 or IPv6 address."""
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def host_matches(a: str, b: str) -> bool:
-    """Istio's host.Name.Matches: equal, or one is a wildcard whose suffix the other ends with."""
-    if a == b:
-        return True
-    a_wild, b_wild = a.startswith("*"), b.startswith("*")
-    if a_wild and b_wild:
-        return a[1:].endswith(b[1:]) or b[1:].endswith(a[1:])
-    if a_wild:
-        return b.endswith(a[1:])
-    if b_wild:
-        return a.endswith(b[1:])
-    return False
 
 
 def check_destination(result: WebhookResult, destination: Any, path: Path) -> None:

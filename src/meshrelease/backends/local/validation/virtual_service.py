@@ -1,4 +1,5 @@
-"""Istio's webhook rules for VirtualService (reference/istio-routing.md §1.1-§1.12)."""
+"""Istio's webhook rules for VirtualService (istio/istio 1.30.3 pkg/config/validation/validation.go
+ValidateVirtualService; docs/istio-semantics.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from meshrelease.backends.local.validation.common import (
 )
 from meshrelease.backends.local.validation.istio_common import (
     JWT_CLAIM_PREFIX,
-    MESH_GATEWAY,
     TOKEN_CHARS,
     WebhookResult,
     as_dict,
@@ -30,16 +30,15 @@ from meshrelease.backends.local.validation.istio_common import (
     duration_problem,
     go_list,
     header_name_or_claim_problem,
-    host_matches,
     http_status_problem,
     is_authority_header,
-    is_ip,
     percentage_problem,
     regex_problem,
     string_match_problem,
     string_match_regex_problem,
     tag_problems,
 )
+from meshrelease.k8s.hosts import MESH_GATEWAY, is_ip, matches
 from meshrelease.k8s.objects import FieldPath as Path
 
 _KIB = 1024
@@ -139,7 +138,7 @@ def validate_virtual_service(spec: Mapping[str, Any], namespace: str) -> Webhook
     if all_hosts_valid:
         for i, first in enumerate(hosts):
             for second in hosts[i + 1 :]:
-                if host_matches(first, second):
+                if matches(first, second):
                     result.err(("spec", "hosts"), f"duplicate hosts in virtual service: {first} & {second}")
 
     if not http and not tcp and not tls:
