@@ -1,4 +1,4 @@
-"""Istio's webhook rules for DestinationRule (reference/istio-routing.md §2)."""
+"""Istio's webhook rules for DestinationRule (docs/istio-semantics.md §11, §14)."""
 
 from __future__ import annotations
 

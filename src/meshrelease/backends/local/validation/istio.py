@@ -1,6 +1,7 @@
 """Istio's validating webhook (``validation.istio.io``) for VirtualService, DestinationRule and Gateway.
 
-Each rule returns Istio's own message (reference/istio-routing.md §1.4, §1.6, §1.8, §1.12, §2), attached
+Each rule returns Istio's own message (docs/istio-semantics.md §14; upstream in istio/istio
+pkg/config/validation/), attached
 to the field it is about so the store can say where. The webhook only runs on objects that passed the
 schema, so the shapes the rules see are the schema's. The rules live in ``validation_istio_vs``,
 ``validation_istio_dr`` and ``validation_istio_gateway``; the checks they share in

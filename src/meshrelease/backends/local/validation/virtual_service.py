@@ -1,4 +1,4 @@
-"""Istio's webhook rules for VirtualService (reference/istio-routing.md §1.1-§1.12)."""
+"""Istio's webhook rules for VirtualService (docs/istio-semantics.md §14; the semantics they guard: §1-§10)."""
 
 from __future__ import annotations
 
