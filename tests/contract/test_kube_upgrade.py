@@ -1,6 +1,6 @@
 """The kind upgrade check against the fake tools, and the traffic monitor of the upgrade against live servers.
 
-- the exact command sequences of an in-place and a revision upgrade (istio-routing.md §4.4), with two fake
+- the exact command sequences of an in-place and a revision upgrade (docs/upgrade-check.md), with two fake
   istioctl releases (``istio-<version>/bin/istioctl``, logged as ``istioctl-<version>``; the PATH istioctl is
   removed, so using it would fail), and the cluster they leave;
 - a command failing mid-upgrade: the error names the step, argv, exit code, stderr and the cluster's state;

@@ -1,4 +1,4 @@
-"""Lifecycle of the local mesh (DESIGN.md §7): every process it starts is reaped, every 127.0.0.1 port it
+"""Lifecycle of the local mesh (docs/architecture.md): every process it starts is reaped, every 127.0.0.1 port it
 bound is free again and its run directory is gone — after ``close()``, after an exception inside
 ``with LocalMesh()``, after a failed start, and (through the parent-death signal) after the harness itself
 was killed. Processes are checked in /proc by pid and start time, ports by binding them.

@@ -1,10 +1,10 @@
-"""Routing outcomes of the local mesh through real Envoy, observed as traffic (DESIGN.md §7).
+"""Routing outcomes of the local mesh through real Envoy, observed as traffic (docs/architecture.md).
 
 Pages are fetched through the ingress gateway like a user would (``BookinfoClient``) and, where the reason
-matters, the proxies' access logs are read by the request id the client sent: the outcomes table of
-reference/istio-routing.md §1.5 and Envoy's answers of reference/istio-to-envoy.md §7 (404 NR, 503 NC,
-503 UH, 504 UT, FI). One Bookinfo mesh is shared by the module; every test starts from Bookinfo's
-baseline (``reset_routing``). Meshes with other options are started by the tests that need them.
+matters, the proxies' access logs are read by the request id the client sent: the outcomes of
+docs/istio-semantics.md §5 (404 NR, 503 NC, 503 UH, 504 UT, FI). One Bookinfo mesh is shared by the module;
+every test starts from Bookinfo's baseline (``reset_routing``). Meshes with other options are started by the
+tests that need them.
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ def test_mesh_virtual_service_without_a_matching_rule_is_404_nr(
     assert (page.status, page.error, page.reviews_error, page.version) == (200, None, True, None)
     assert REVIEWS_UNAVAILABLE in str(page.body)
     reviews_calls = calls(mesh.access_log_entries(str(page.request_id)), proxy_id(mesh, "productpage-v1"), "/reviews/0")
-    # productpage tries twice; neither attempt falls back to the service (istio-routing.md §1.5).
+    # productpage tries twice; neither attempt falls back to the service (docs/istio-semantics.md §5).
     assert [(e["response_code"], e["response_flags"]) for e in reviews_calls] == [(404, "NR"), (404, "NR")]
     assert jason.fetch_page().version == "v1"  # the one rule does match jason
 

@@ -1,4 +1,4 @@
-"""meshrelease.bookinfo.page against pages written from the bookinfo.md DOM contract (tests/data/pages)."""
+"""meshrelease.bookinfo.page against pages written from docs/bookinfo-contract.md §5 (tests/data/pages)."""
 
 from __future__ import annotations
 
@@ -356,7 +356,7 @@ def test_other_error_reply_is_kept_as_a_finding() -> None:
 
 
 def test_details_error_string_is_the_contract_one() -> None:
-    # Guard against a typo in the constants the parser matches on (bookinfo.md §1, exact strings).
+    # Guard against a typo in the constants the parser matches on (docs/bookinfo-contract.md §6, exact strings).
     assert DETAILS_ERROR == "Sorry, product details are currently unavailable for this book."
     assert DETAILS_ERROR in page("classic-details-error") and DETAILS_ERROR in page("modern-details-error")
 

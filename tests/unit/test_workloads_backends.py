@@ -1,5 +1,5 @@
 """details, ratings and reviews: routes, JSON shapes and field order, status codes, header propagation to
-ratings, the reviews->ratings timeouts and the ratings error (bookinfo.md §2, §3)."""
+ratings, the reviews->ratings timeouts and the ratings error (docs/bookinfo-contract.md §3, §4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """productpage: routes, sign-in and the session cookie, header propagation, the details/reviews/ratings
-timeouts and retries against a recording upstream, and the exact error strings (bookinfo.md §1, §7)."""
+timeouts and retries against a recording upstream, and the exact error strings (docs/bookinfo-contract.md §2,
+§3, §6)."""
 
 from __future__ import annotations
 

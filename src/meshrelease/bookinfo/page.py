@@ -6,7 +6,7 @@ texts are shown, the signed-in user and the UI generation. ``parse_reviews_json`
 JSON of ``/api/v1/products/<id>/reviews``. Neither raises on odd input: disagreements and surprises become
 ``consistent=False`` plus human-readable ``findings``.
 
-The markup contract is ``reference/bookinfo.md`` §1 and the traps of §6 and §7; each trap is handled where
+The markup contract is docs/bookinfo-contract.md §5 and §6, and its traps are §9; each trap is handled where
 the code reads that part of the page.
 """
 
@@ -32,8 +32,8 @@ SERVED_BY = "Reviews served by:"
 STAR_COLOURS: dict[str, str] = {"v1": "none", "v2": "black", "v3": "red"}
 VERSION_OF_COLOUR: dict[str, str] = {"black": "v2", "red": "v3"}
 
-# bookinfo.md §6.10: `reviews-v(\d)-[a-z0-9]+-[a-z0-9]+`, widened to more digits and extra name segments so
-# that an unusual pod name is reported whole instead of cut short.
+# docs/bookinfo-contract.md §9 item 6: `reviews-v(\d)-[a-z0-9]+-[a-z0-9]+`, widened to more digits and extra
+# name segments so that an unusual pod name is reported whole instead of cut short.
 POD_RE = re.compile(r"(?<![\w-])reviews-v(\d+)-[a-z0-9]+-[a-z0-9]+(?:-[a-z0-9]+)*")
 _LOOSE_VERSION_RE = re.compile(r"^reviews-(v\d+)(?![\w])")
 # "Reviews served by:", then the pod name (a DNS-1123 name, so review text or "on cluster" never passes for

@@ -1,4 +1,6 @@
-"""Upgrading Istio on a cluster, in place or by revision, with the istioctl of each release (istio-routing.md §4.4).
+"""Upgrading Istio on a cluster, in place or by revision, with the istioctl of each release.
+
+The procedures are Istio's own (docs/upgrade-check.md, "Istio's procedures").
 
 **In place** (one minor at a time; the control plane was installed without a revision):
 
@@ -74,7 +76,7 @@ def _parts(version: str, field: str) -> tuple[int, int, int | None, str]:
 
 def check_upgrade_path(from_version: str, to_version: str, mode: str) -> None:
     """Refuse what Istio does not support: an in-place jump over more than one minor, a revision jump over
-    more than two, or a TO that is not newer than FROM (istio-routing.md §4.4)."""
+    more than two, or a TO that is not newer than FROM (docs/upgrade-check.md, "Istio's procedures")."""
     if mode not in MODES:
         raise UserInputError(f"unknown upgrade mode {mode!r}", field="--mode", hint="inplace or revision")
     fm, fn, fp, fpre = _parts(from_version, "--from")

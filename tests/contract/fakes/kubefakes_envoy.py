@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What the fake istioctl prints for ``proxy-config routes|clusters``: a small istiod of its own.
 
-It renders, from the Istio objects a proxy was last pushed, the shapes istio-to-envoy.md describes (route
+It renders, from the Istio objects a proxy was last pushed, the shapes of docs/istio-semantics.md §13 (route
 configuration ``"9080"`` with one virtual host per service; a VirtualService's rules one route per match
 block, stopping after a catch-all; ``weightedClusters``/``cluster``; ``outbound|port|subset|fqdn``; the
 ``istio.config`` metadata; the gateway's ``http.8080`` with ``blackhole:8080`` when nothing is bound), in

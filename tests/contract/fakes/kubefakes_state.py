@@ -274,7 +274,7 @@ def namespace_labels(cluster: dict[str, Any], ns: str) -> dict[str, str]:
 def injector(cluster: dict[str, Any], ns: str) -> tuple[str, str] | None:
     """(revision, Istio version) of the control plane whose webhook injects new pods of ``ns``; None: none does.
 
-    ``istio-injection=enabled`` takes precedence over ``istio.io/rev`` (istio-routing.md §4.2); a revision label
+    ``istio-injection=enabled`` takes precedence over ``istio.io/rev`` (docs/upgrade-check.md); a revision label
     injects only when that revision's control plane is installed."""
     labels = namespace_labels(cluster, ns)
     default = cluster.get("istio") or {}

@@ -2,8 +2,8 @@
 
 Workloads (Bookinfo, and any non-Istio object a scenario applies) go to ``--kubeconfig``/``--context``; Istio
 objects (networking.istio.io) go to ``--mesh-kubeconfig``/``--mesh-context`` when given: ASM keeps them on
-the mesh instance's API server while the pods run in the data-plane cluster (docs/real-clusters.md). istioctl
-talks to the data-plane cluster, where the proxies are.
+the mesh instance's API server while the pods run in the data-plane cluster (docs/real-clusters.md, "A managed
+mesh such as Alibaba Cloud Service Mesh"). istioctl talks to the data-plane cluster, where the proxies are.
 
 Start checks both API servers, deploys whatever part of Bookinfo (and its Gateway) is missing in the
 namespace, waits for the rollouts, requires sidecars (it never relabels or restarts workloads it did not

@@ -3,10 +3,11 @@
 Lifecycle goes through pytest-kubernetes's kind manager (``select_provider_manager("kind")``, the class its
 ``k8s_manager("kind")`` fixture returns) with ``ClusterOptions(provider_config=…, api_version=…)``, the one
 route by which a kind config with extraPortMappings reaches ``kind create`` (its ``--k8s-provider-config``
-option is unusable: ecosystem.md §1.4 item 1). The manager is subclassed to work around the rest of §1.4:
+option is unusable: docs/real-clusters.md, pytest-kubernetes item 1). The manager is subclassed to work around
+the rest of that list:
 
 - commands run as argument lists through :class:`~meshrelease.backends.kube.runner.CommandRunner` (its ``_exec`` joins
-  a ``shell=True`` string), with the kind binary found by :mod:`meshrelease.backends.kube.tools` (item 5);
+  a ``shell=True`` string: item 3), with the kind binary found by :mod:`meshrelease.backends.kube.tools` (item 5);
 - readiness is polled with kubectl argument lists, bounded, and a timeout reports the last state (item 6);
   the pre-create probe is skipped (the cluster is known not to exist), so ownership cannot flip (item 4);
 - ``delete`` removes only a cluster this session created.

@@ -1,9 +1,10 @@
 """Manifests on their way to kubectl: identities, namespaces filled in, written to files.
 
 kubectl always gets files (``apply -f <file>``), never YAML through a shell pipe, so a quote or a space in a
-value needs no escaping (pytest-kubernetes's ``echo '<yaml>' |`` breaks on a single quote: ecosystem.md
-§1.4). Each namespaced document gets ``metadata.namespace`` written out when it has none, so ``-n`` is never
-needed (kubectl refuses a ``-n`` that disagrees with a namespace in the file).
+value needs no escaping (pytest-kubernetes's ``echo '<yaml>' |`` breaks on a single quote:
+docs/real-clusters.md, pytest-kubernetes item 3). Each namespaced document gets ``metadata.namespace`` written
+out when it has none, so ``-n`` is never needed (kubectl refuses a ``-n`` that disagrees with a namespace in
+the file).
 """
 
 from __future__ import annotations

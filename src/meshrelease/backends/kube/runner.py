@@ -1,8 +1,8 @@
 """Running kind, kubectl and istioctl: argument lists, a timeout on every call, errors with argv and stderr.
 
 Never a shell (pytest-kubernetes joins arguments into one ``shell=True`` string, which breaks on spaces and
-quotes; ecosystem.md §1.4). The runner keeps a short history of what ran (argv, exit code, seconds — never
-stdout, which for ``kind get kubeconfig`` holds credentials) for diagnostics.
+quotes; docs/real-clusters.md, pytest-kubernetes item 3). The runner keeps a short history of what ran (argv,
+exit code, seconds — never stdout, which for ``kind get kubeconfig`` holds credentials) for diagnostics.
 """
 
 from __future__ import annotations

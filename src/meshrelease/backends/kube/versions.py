@@ -1,6 +1,7 @@
 """Pinned versions for the kind backend: Istio minor -> kind node image, the kind release, Bookinfo's tag.
 
-This is the one table the harness, the Makefile and the CI matrix follow (istio-routing.md §4.1). Node images
+This is the one table the harness, the Makefile and the CI matrix follow (docs/real-clusters.md, "Pinned
+versions"). Node images
 are the kindest/node builds published with kind v0.31.0, digest-pinned, each inside its Istio minor's
 supported Kubernetes range (1.28: 1.30-1.34; 1.29: 1.30-1.35; 1.30: 1.32-1.36).
 """

@@ -1,9 +1,9 @@
 """Warming Bookinfo up through the ingress gateway until every reviews version has answered.
 
 Bookinfo has no readiness probes and reviews (Liberty) starts slowly, so ``kubectl rollout status`` can
-succeed before the pages do (bookinfo.md §4, §6.6). With no VirtualService for reviews, Istio's default load
-balancing spreads pages over v1, v2 and v3; the warm-up polls productpage until each has been seen, bounded
-in time and in requests, and reports the counts it saw when it gives up.
+succeed before the pages do (docs/bookinfo-contract.md §8). With no VirtualService for reviews, Istio's default
+load balancing spreads pages over v1, v2 and v3; the warm-up polls productpage until each has been seen,
+bounded in time and in requests, and reports the counts it saw when it gives up.
 """
 
 from __future__ import annotations

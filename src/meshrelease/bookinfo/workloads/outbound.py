@@ -14,7 +14,7 @@ from multidict import CIMultiDictProxy
 
 from meshrelease.bookinfo.workloads.config import WorkloadConfigError
 
-# Copied from the incoming request when present (bookinfo.md §1); never synthesised.
+# Copied from the incoming request when present (docs/bookinfo-contract.md §3); never synthesised.
 PROPAGATED_HEADERS: tuple[str, ...] = (
     "x-request-id",
     "x-ot-span-context",

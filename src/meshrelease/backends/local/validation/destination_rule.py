@@ -1,5 +1,5 @@
 """Istio's webhook rules for DestinationRule (istio/istio 1.30.3 pkg/config/validation/validation.go
-ValidateDestinationRule; docs/istio-semantics.md)."""
+ValidateDestinationRule; docs/istio-semantics.md §11, §14)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Istio's webhook rules for VirtualService (istio/istio 1.30.3 pkg/config/validation/validation.go
-ValidateVirtualService; docs/istio-semantics.md)."""
+ValidateVirtualService; docs/istio-semantics.md §14; the semantics they guard: §1-§10)."""
 
 from __future__ import annotations
 
