@@ -10,12 +10,13 @@ Usage: python bench/scenarios.py [--only-asm]
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from meshrelease.engine.results import RESULTS_FILE, StepRecord, load_results
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,14 +28,14 @@ def run(paths: list[str], label: str) -> None:
         proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False)
         wall = time.monotonic() - t0
         summary = next((ln for ln in reversed(proc.stdout.splitlines()) if " in " in ln and "passed" in ln), "?")
-        results = json.loads((Path(tmp) / "results.json").read_text()) if (Path(tmp) / "results.json").exists() else {}
-    steps = results.get("steps", [])
-    pages = sum(e.get("requests", 0) + e.get("settle", {}).get("pages", 0) for s in steps for e in s["expectations"])
+        written = Path(tmp) / RESULTS_FILE
+        steps: list[StepRecord] = load_results(written).steps if written.exists() else []
+    pages = sum(e.requests + e.settle_pages for s in steps for e in s.expectations)
     print(
         f"{label}: {wall:.1f} s wall (exit {proc.returncode}; {summary.strip('= ')}); {len(steps)} steps, {pages} pages"
     )
-    for s in sorted(steps, key=lambda s: -s["seconds"])[:3]:
-        print(f"    slowest: {s['scenario']}::{s['step']} {s['seconds']:.1f} s")
+    for s in sorted(steps, key=lambda s: -s.seconds)[:3]:
+        print(f"    slowest: {s.id} {s.seconds:.1f} s")
 
 
 def main() -> None:

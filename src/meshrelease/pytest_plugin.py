@@ -14,8 +14,9 @@
   ``meshrelease_step_runner`` (session)       runs scenario steps (replaying earlier steps when needed);
   ``bookinfo_client`` (function)              ``bookinfo_client(user=None)``: a productpage client.
 
-- At the end of the session the results of every step go to ``--report-dir`` (results.json, report.md,
-  report.html).
+- Each step is recorded as a :class:`~meshrelease.engine.results.StepRecord` (the runner's result, the node id
+  and pytest's outcome: passed, failed, skipped, or error when its setup failed); at the end of the session
+  they go to ``--report-dir`` (results.json, report.md, report.html).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,18 +34,30 @@ import pytest
 from meshrelease.backends.base import Backend, BackendInfo, LazyBackend
 from meshrelease.backends.settings import GROUP_TITLES, Settings, add_options, build_settings, options_in
 from meshrelease.bookinfo.client import BookinfoClient
+from meshrelease.engine.results import RunOptions, RunResults, StepRecord, StepResult, now_iso
 from meshrelease.errors import MeshReleaseError
-from meshrelease.report.render import build_results, now_iso, write_reports
+from meshrelease.report.render import write_reports
 from meshrelease.scenario.loader import load_scenario
 from meshrelease.scenario.model import Scenario, Step
 
 if TYPE_CHECKING:
-    from meshrelease.engine.runner import StepResult, StepRunner
+    from meshrelease.engine.runner import StepRunner
 
 SCENARIO_MARKER = "scenario: a release-scenario step collected from a scenario.yaml"
 
-RESULTS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
-STATE_KEY = pytest.StashKey[dict[str, Any]]()
+
+@dataclass
+class SessionState:
+    """What the session's results.json needs besides the steps: when it started, the backend it ran on."""
+
+    started: str = field(default_factory=now_iso)
+    t0: float = field(default_factory=time.monotonic)
+    backend_info: BackendInfo | None = None
+    report_paths: list[Path] = field(default_factory=list)
+
+
+RESULTS_KEY = pytest.StashKey[dict[str, StepRecord]]()  # by node id
+STATE_KEY = pytest.StashKey[SessionState]()
 SETTINGS_KEY = pytest.StashKey[Settings]()
 
 
@@ -60,7 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except MeshReleaseError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RESULTS_KEY] = {}
-    config.stash[STATE_KEY] = {"started": now_iso(), "t0": time.monotonic(), "backend_info": None}
+    config.stash[STATE_KEY] = SessionState()
 
 
 def settings_of(config: pytest.Config) -> Settings:
@@ -95,7 +109,7 @@ def meshrelease_backend(
     it, with the reason) and is torn down at the end of the session."""
 
     def started(info: BackendInfo) -> None:
-        pytestconfig.stash[STATE_KEY]["backend_info"] = info
+        pytestconfig.stash[STATE_KEY].backend_info = info
 
     backend = LazyBackend(lambda: meshrelease_backend_factory(meshrelease_settings), on_started=started)
     try:
@@ -209,9 +223,7 @@ def _run_scenario_step(meshrelease_step_runner: Any, request: pytest.FixtureRequ
 
 
 def record_step(config: pytest.Config, nodeid: str, result: StepResult) -> None:
-    entry = result.to_dict()
-    entry["nodeid"] = nodeid
-    config.stash[RESULTS_KEY][nodeid] = entry
+    config.stash[RESULTS_KEY][nodeid] = StepRecord.of(result, nodeid)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -221,48 +233,49 @@ def pytest_runtest_makereport(
     report: pytest.TestReport = yield
     if not isinstance(item, ScenarioStepItem):
         return report
-    results = item.config.stash[RESULTS_KEY]
-    entry = results.setdefault(
-        item.nodeid,
-        {"nodeid": item.nodeid, "scenario": item.scenario.name, "step": item.step.name, "expectations": []},
-    )
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        entry["outcome"] = "passed" if report.passed else ("skipped" if report.skipped else "failed")
-        if report.failed and not entry.get("error") and not entry.get("expectations"):
-            entry["message"] = str(report.longrepr)
+    records = item.config.stash[RESULTS_KEY]
+    if item.nodeid not in records:  # the runner has not recorded the step (yet, or ever)
+        records[item.nodeid] = StepRecord(
+            nodeid=item.nodeid, scenario=item.scenario.name, step=item.step.name, passed=False
+        )
+    record = records[item.nodeid]
+    if report.passed and report.when == "call":
+        record.outcome = "passed"
+    elif report.skipped and report.when in ("setup", "call"):
+        record.outcome = "skipped"
+    elif report.failed and report.when in ("setup", "call"):
+        record.outcome = "error" if report.when == "setup" else "failed"  # pytest's words: setup failures are errors
+        if not record.error and not record.expectations:
+            record.message = str(report.longrepr)
     return report
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    results = config.stash.get(RESULTS_KEY, {})
-    if not results or hasattr(config, "workerinput"):
+    records = config.stash.get(RESULTS_KEY, {})
+    if not records or hasattr(config, "workerinput"):
         return
     state = config.stash[STATE_KEY]
-    steps = list(results.values())
-    for entry in steps:
-        entry.setdefault("outcome", "skipped")
     settings = settings_of(config)
-    report_dir = settings.report_dir
-    data = build_results(
-        steps,
-        backend=state.get("backend_info"),
-        options={
-            "alpha": settings.verdict.alpha,
-            "beta": settings.verdict.beta,
-            "delta": settings.verdict.delta,
-            "concurrency": settings.concurrency,
-        },
-        started=state["started"],
+    results = RunResults.of(
+        list(records.values()),  # a step without a call or setup-failure report keeps the outcome "skipped"
+        backend=state.backend_info,
+        options=RunOptions(
+            alpha=settings.verdict.alpha,
+            beta=settings.verdict.beta,
+            delta=settings.verdict.delta,
+            concurrency=settings.concurrency,
+        ),
+        started=state.started,
         finished=now_iso(),
-        seconds=time.monotonic() - state["t0"],
+        seconds=time.monotonic() - state.t0,
     )
-    paths = write_reports(data, report_dir)
-    state["report_paths"] = paths
+    state.report_paths = write_reports(results, settings.report_dir)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    paths = config.stash.get(STATE_KEY, {}).get("report_paths")
+    state = config.stash.get(STATE_KEY, None)
+    paths = state.report_paths if state is not None else []
     if paths:
         terminalreporter.write_sep("-", "meshrelease report")
         for p in paths:

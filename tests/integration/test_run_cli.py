@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from meshrelease.data import data_file
+from meshrelease.engine.results import load_results
 
 pytestmark = [pytest.mark.envoy, pytest.mark.slow]
 
@@ -73,7 +74,9 @@ def test_passing_run_writes_reports_and_exits_0(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "mini::all-v1 anonymous: reviews v1 -> pass" in proc.stdout
     assert "2 passed" in proc.stdout
-    results = json.loads((reports / "results.json").read_text())
+    text = (reports / "results.json").read_text()
+    assert load_results(reports).to_json() == text  # the typed records hold everything the file says
+    results = json.loads(text)
     assert results["summary"] == {"steps": 2, "passed": 2, "failed": 0, "skipped": 0}
     assert results["backend"]["backend"] == "local" and "envoy 1." in results["backend"]["mesh"]
     canary = results["steps"][1]

@@ -10,6 +10,7 @@ import pytest
 
 from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
 from meshrelease.data import data_file
+from meshrelease.engine.results import RunOptions, RunResults, StepRecord, load_results, now_iso
 from meshrelease.engine.runner import RunnerOptions, StepRunner
 from meshrelease.report.failure import StepFailed, failure_message
 from meshrelease.scenario.loader import load_scenario
@@ -131,7 +132,9 @@ def test_steps_pass_in_order_and_a_step_alone_replays_its_predecessors(
     assert result.replayed == ["subsets", "all-v1"]
 
 
-def test_a_60_40_manifest_under_a_50_50_expectation_fails_with_the_table(tmp_path: Path, runner: StepRunner) -> None:
+def test_a_60_40_manifest_under_a_50_50_expectation_fails_with_the_table_and_its_record_reads_back(
+    tmp_path: Path, mesh: LocalMesh, runner: StepRunner
+) -> None:
     sc = make_scenario(
         tmp_path,
         "wrong-split",
@@ -155,9 +158,22 @@ def test_a_60_40_manifest_under_a_50_50_expectation_fails_with_the_table(tmp_pat
     assert "v2 50%, v3 50%" in message  # the expected column
     assert f"v2 {exp.counts['v2'] / exp.requests:.1%}" in message  # the observed column
     # One over-represented (v2) request with its access-log lines (gateway and productpage sidecar).
-    assert exp.example is not None and exp.example["label"] == "v2"
-    log = exp.example["access_log"]
+    assert exp.example is not None and exp.example.label == "v2"
+    assert exp.example.observation.pod is not None and exp.example.observation.pod.startswith("reviews-v2-")
+    log = exp.example.access_log
     assert any("outbound|9080|v2|reviews.default.svc.cluster.local" in line for line in log), log
+    # The step's record, as the plugin keeps it, reads back from results.json exactly as it was.
+    record = StepRecord.of(result, "wrong-split/scenario.yaml::wrong-split::canary")
+    record.outcome = "failed"
+    run = RunResults.of(
+        [record],
+        backend=mesh.describe(),
+        options=RunOptions(alpha=1e-6, beta=1e-3, delta=0.1, concurrency=8),
+        started=now_iso(),
+        finished=now_iso(),
+        seconds=result.seconds,
+    )
+    assert load_results(run.write(tmp_path / "results.json")) == run
 
 
 def test_a_header_canary_that_also_catches_anonymous_users_is_caught(tmp_path: Path, runner: StepRunner) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from meshrelease.backends.base import ApplyResult, BackendInfo, ObjectDoc
 from meshrelease.cli.main import main
+from meshrelease.engine.results import Outcome, RunOptions, RunResults, StepRecord
 from meshrelease.errors import MeshReleaseError, UserInputError
 from meshrelease.upgrade.check import SuiteRun, UpgradePlan, check_pytest_args, run_upgrade_check
 from meshrelease.upgrade.disruption import DisruptionOptions, DisruptionReport, FailedRequest, find_upgrade_traffic_step
@@ -114,22 +115,25 @@ def test_finding_the_marked_step(tmp_path: Path) -> None:
 # -- the orchestration -------------------------------------------------------------------------------------------
 
 
-def results(outcomes: dict[str, str]) -> dict[str, Any]:
+def results(outcomes: dict[str, Outcome]) -> RunResults:
     steps = [
-        {"scenario": "s", "step": step, "outcome": outcome, "expectations": []} for step, outcome in outcomes.items()
+        StepRecord(nodeid=f"s::{step}", scenario="s", step=step, passed=outcome == "passed", outcome=outcome)
+        for step, outcome in outcomes.items()
     ]
-    passed = sum(o == "passed" for o in outcomes.values())
-    return {
-        "summary": {"steps": len(steps), "passed": passed, "failed": len(steps) - passed, "skipped": 0},
-        "options": {"delta": 0.1},
-        "steps": steps,
-    }
+    return RunResults.of(
+        steps,
+        backend=BackendInfo("fake"),
+        options=RunOptions(alpha=1e-6, beta=1e-3, delta=0.1, concurrency=8),
+        started="2026-11-27T00:00:00+00:00",
+        finished="2026-11-27T00:00:10+00:00",
+        seconds=10.0,
+    )
 
 
 class FakeSuites:
     """Stands in for the pytest runs: writes the results each version is given (None: writes nothing)."""
 
-    def __init__(self, by_version: dict[str, dict[str, str] | None]) -> None:
+    def __init__(self, by_version: dict[str, dict[str, Outcome] | None]) -> None:
         self.by_version = by_version
         self.runs: list[SuiteRun] = []
 
@@ -139,7 +143,7 @@ class FakeSuites:
         if outcomes is None:
             return 1
         run.report_dir.mkdir(parents=True, exist_ok=True)
-        (run.report_dir / "results.json").write_text(json.dumps(results(outcomes)))
+        results(outcomes).write(run.report_dir / "results.json")
         return 0 if all(o == "passed" for o in outcomes.values()) else 1
 
 
@@ -202,7 +206,13 @@ def test_two_runs_in_their_own_folders_and_a_clean_comparison_pass(tmp_path: Pat
     assert {"compare.md", "compare.json", "disruption.json", "disruption.md", "upgrade.json"} <= written
     summary = json.loads((tmp_path / "reports" / "upgrade.json").read_text())
     assert summary["passed"] and summary["regressions"] == 0 and summary["cleanup"] == "cluster deleted"
+    assert summary["runs"]["from"] == {
+        "version": "1.29.6",
+        "report_dir": str(tmp_path / "reports" / "1.29.6"),
+        "summary": {"steps": 1, "passed": 1, "failed": 0, "skipped": 0},
+    }
     assert "PASSED" in result.render_text()
+    assert f"run on 1.30.4: 1 passed, 0 failed, 0 skipped ({tmp_path / 'reports' / '1.30.4'})" in result.render_text()
 
 
 def test_a_regression_fails_the_check(tmp_path: Path) -> None:
@@ -221,7 +231,7 @@ def test_a_run_without_results_is_an_error_and_stale_results_are_never_compared(
     reports = tmp_path / "reports"
     stale = reports / "1.30.4" / "results.json"
     stale.parent.mkdir(parents=True)
-    stale.write_text(json.dumps(results({"a": "passed"})))
+    results({"a": "passed"}).write(stale)
     (reports / "compare.md").write_text("stale")
     suites = FakeSuites({"1.29.6": {"a": "passed"}, "1.30.4": None})
     driver = FakeDriver(PLAN)
@@ -231,6 +241,26 @@ def test_a_run_without_results_is_an_error_and_stale_results_are_never_compared(
     assert not stale.exists() and not (reports / "compare.md").exists()
     assert driver.closed == [True]
     assert json.loads((reports / "upgrade.json").read_text())["error"] == result.error
+
+
+def test_results_that_are_not_results_v1_are_an_error_naming_the_file_and_the_field(tmp_path: Path) -> None:
+    scenario(tmp_path, "s", marked=())
+
+    class Damaged(FakeSuites):
+        def __call__(self, run: SuiteRun) -> int:
+            code = super().__call__(run)
+            path = run.report_dir / "results.json"
+            data = json.loads(path.read_text())
+            del data["steps"][0]["outcome"]
+            path.write_text(json.dumps(data))
+            return code
+
+    driver = FakeDriver(PLAN)
+    result = check(driver, Damaged({"1.29.6": {"a": "passed"}, "1.30.4": {"a": "passed"}}), [tmp_path], tmp_path / "r")
+    assert result.exit_code == 1 and result.comparison is None
+    assert result.error is not None
+    assert result.error.startswith(f"{tmp_path / 'r' / '1.29.6' / 'results.json'}: steps[0].outcome: missing")
+    assert driver.closed == [True]
 
 
 def test_a_failing_clean_up_fails_the_check_and_the_reports_are_still_written(tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ applied last; when the next step follows it, only step *k* is applied, otherwise
 ``-k``, another scenario before it, a failed apply) the backend is reset to its baseline and the earlier
 steps are replayed without their checks.
 
-Each expectation then goes through DESIGN.md §6: sync (``wait_synced``), settle (a window of consecutive
-pages showing nothing outside the expected set, bounded by the convergence timeout, which reports the
-last counts it saw), then a fresh sample decided by :mod:`meshrelease.verdict.checks`.
+Each expectation then goes through three phases (docs/verdicts.md): sync (``wait_synced``), settle (a
+window of consecutive pages showing nothing outside the expected set, bounded by the convergence timeout,
+which reports the last counts it saw), then a fresh sample decided by :mod:`meshrelease.verdict.checks`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from meshrelease.backends.base import ApplyResult, Backend, ObjectDoc
 from meshrelease.bookinfo.client import BookinfoClient
+from meshrelease.engine.results import ExpectationResult, PageExample, StepResult
 from meshrelease.engine.sampler import PageSampler, Sample
 from meshrelease.errors import MeshReleaseError, ValidationError
 from meshrelease.k8s.kinds import kind_info
@@ -44,79 +44,6 @@ class RunnerOptions:
     max_requests: int = 5000
     fetch_timeout: float = 15.0
     spread_max_requests: int = 2000
-
-
-@dataclass
-class ExpectationResult:
-    description: str
-    user: str | None
-    kind: str  # version | split | spread | page
-    expected: dict[str, float]
-    decision: str  # pass | fail | undecided | error
-    counts: dict[str, int] = field(default_factory=dict)
-    requests: int = 0
-    explanation: str = ""
-    settle_pages: int = 0
-    settle_counts: dict[str, int] = field(default_factory=dict)
-    time_to_converge: float = 0.0
-    seconds: float = 0.0
-    latency: dict[str, float] = field(default_factory=dict)
-    example: dict[str, Any] | None = None  # one mis-routed page: observation + access-log lines
-
-    @property
-    def passed(self) -> bool:
-        return self.decision == "pass"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "description": self.description,
-            "user": self.user,
-            "kind": self.kind,
-            "expected": self.expected,
-            "decision": self.decision,
-            "counts": self.counts,
-            "requests": self.requests,
-            "explanation": self.explanation,
-            "settle": {"pages": self.settle_pages, "counts": self.settle_counts},
-            "time_to_converge": round(self.time_to_converge, 4),
-            "seconds": round(self.seconds, 4),
-            "latency": self.latency,
-            "example": self.example,
-        }
-
-
-@dataclass
-class StepResult:
-    scenario: str
-    step: str
-    passed: bool
-    applied: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    replayed: list[str] = field(default_factory=list)
-    sync_seconds: float = 0.0
-    seconds: float = 0.0
-    expectations: list[ExpectationResult] = field(default_factory=list)
-    error: str | None = None
-    diagnostics: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return f"{self.scenario}::{self.step}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario,
-            "step": self.step,
-            "passed": self.passed,
-            "applied": self.applied,
-            "warnings": self.warnings,
-            "replayed": self.replayed,
-            "sync_seconds": round(self.sync_seconds, 4),
-            "seconds": round(self.seconds, 4),
-            "error": self.error,
-            "expectations": [e.to_dict() for e in self.expectations],
-            "diagnostics": self.diagnostics,
-        }
 
 
 class StepRunner:
@@ -337,7 +264,7 @@ class StepRunner:
 
     def _example(
         self, kind: str, expected: Mapping[str, float], samples: Sequence[tuple[str, Sample]]
-    ) -> dict[str, Any] | None:
+    ) -> PageExample | None:
         """One mis-routed page: a foreign label, or for a split the most over-represented version."""
         if not samples:
             return None
@@ -359,7 +286,7 @@ class StepRunner:
                 lines = self.backend.access_log_lines(obs.request_id)
             except Exception as exc:  # a report detail must not mask the verdict
                 lines = [f"(access log unavailable: {exc})"]
-        return {"label": label, "observation": obs.to_dict(), "access_log": lines}
+        return PageExample.of(label, obs, lines)
 
     def _say(self, text: str) -> None:
         if self.progress is not None:

@@ -11,7 +11,9 @@ Findings, per step (matched by scenario and step name) and expectation (matched 
 - **latency**: the median page latency of an expectation moved by more than max(0.5 s, 25 %) — the fault
   injection steps, where the injected delay and productpage's retries shape the latency.
 
-Regressions make ``meshrelease compare`` exit 1.
+Regressions make ``meshrelease compare`` exit 1. Both runs are read with
+:func:`meshrelease.engine.results.load_results`: a file that is not results v1 is an error naming the file and
+the field.
 """
 
 from __future__ import annotations
@@ -19,12 +21,11 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-from meshrelease.errors import UserInputError
+from meshrelease.engine.results import FAILING, ExpectationResult, RunResults, load_results
 
 VERSION_LABELS = ("v1", "v2", "v3", "ok")
 SIGNIFICANCE = 1e-3
@@ -112,32 +113,13 @@ class Comparison:
                     "after": self.after,
                     "steps_compared": self.steps_compared,
                     "regressions": len(self.regressions),
-                    "findings": [f.__dict__ for f in self.findings],
+                    "findings": [asdict(f) for f in self.findings],
                 },
                 indent=2,
             ),
             encoding="utf-8",
         )
         return [md, page, data]
-
-
-def load_results(path: Path) -> dict[str, Any]:
-    path = Path(path)
-    if path.is_dir():
-        path = path / "results.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserInputError(f"cannot read results: {exc.strerror}", path=str(path)) from exc
-    except json.JSONDecodeError as exc:
-        raise UserInputError(f"not JSON: {exc.msg}", path=str(path), line=exc.lineno) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
-        raise UserInputError(
-            "not a meshrelease results.json (no steps list)",
-            path=str(path),
-            hint="pass the results.json of a run",
-        )
-    return data
 
 
 def _is_error_label(label: str) -> bool:
@@ -156,14 +138,13 @@ def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
     return math.erfc(z / math.sqrt(2))
 
 
-def _compare_expectation(step_id: str, a: Mapping[str, Any], b: Mapping[str, Any], delta: float) -> list[Finding]:
+def _compare_expectation(step_id: str, a: ExpectationResult, b: ExpectationResult, delta: float) -> list[Finding]:
     out: list[Finding] = []
-    desc = str(b.get("description"))
-    ca: Mapping[str, int] = a.get("counts") or {}
-    cb: Mapping[str, int] = b.get("counts") or {}
-    na, nb = sum(ca.values()), sum(cb.values())
-    for label in sorted(set(ca) | set(cb)):
-        ka, kb = ca.get(label, 0), cb.get(label, 0)
+    desc = b.description
+    ca, cb = Counter(a.counts), Counter(b.counts)
+    na, nb = ca.total(), cb.total()
+    for label in sorted(ca.keys() | cb.keys()):
+        ka, kb = ca[label], cb[label]
         if _is_error_label(label) and kb and not ka:
             out.append(Finding(step_id, "error", True, f"{desc}: new {label!r} on {kb}/{nb} pages"))
             continue
@@ -181,9 +162,8 @@ def _compare_expectation(step_id: str, a: Mapping[str, Any], b: Mapping[str, Any
                         + ("" if significant else f" (not significant, p={p:.2g})"),
                     )
                 )
-    la, lb = a.get("latency") or {}, b.get("latency") or {}
-    if "p50" in la and "p50" in lb:
-        before, after = float(la["p50"]), float(lb["p50"])
+    if "p50" in a.latency and "p50" in b.latency:
+        before, after = a.latency["p50"], b.latency["p50"]
         if abs(after - before) > max(0.5, 0.25 * before):
             out.append(
                 Finding(step_id, "latency", True, f"{desc}: median page latency {before:.2f} s -> {after:.2f} s")
@@ -191,43 +171,52 @@ def _compare_expectation(step_id: str, a: Mapping[str, Any], b: Mapping[str, Any
     return out
 
 
-def compare(before: Mapping[str, Any], after: Mapping[str, Any], *, delta: float | None = None) -> list[Finding]:
-    d = delta if delta is not None else float((after.get("options") or {}).get("delta") or 0.1)
-    steps_a = {(s.get("scenario"), s.get("step")): s for s in before.get("steps", [])}
+def compare(before: RunResults, after: RunResults, *, delta: float | None = None) -> list[Finding]:
+    d = delta if delta is not None else after.options.delta
+    steps_a = {(s.scenario, s.step): s for s in before.steps}
     findings: list[Finding] = []
-    for sb in after.get("steps", []):
-        key = (sb.get("scenario"), sb.get("step"))
-        step_id = f"{key[0]}::{key[1]}"
-        sa = steps_a.get(key)
-        if sa is None:
-            findings.append(Finding(step_id, "new", False, "step not in the earlier run"))
+    for sb in after.steps:
+        key = (sb.scenario, sb.step)
+        if key not in steps_a:
+            findings.append(Finding(sb.id, "new", False, "step not in the earlier run"))
             continue
-        oa, ob = sa.get("outcome"), sb.get("outcome")
+        sa = steps_a[key]
+        oa, ob = sa.outcome, sb.outcome
         if oa == "passed" and ob == "failed":
-            findings.append(Finding(step_id, "outcome", True, "passed before, fails now"))
+            findings.append(Finding(sb.id, "outcome", True, "passed before, fails now"))
         elif oa == "failed" and ob == "passed":
-            findings.append(Finding(step_id, "outcome", False, "failed before, passes now"))
+            findings.append(Finding(sb.id, "outcome", False, "failed before, passes now"))
         elif oa != ob:
-            findings.append(Finding(step_id, "outcome", ob == "failed", f"outcome {oa} -> {ob}"))
-        if sb.get("error") and not sa.get("error"):
-            findings.append(Finding(step_id, "error", True, f"new step error: {str(sb['error']).splitlines()[0]}"))
-        exps_a = {e.get("description"): e for e in sa.get("expectations") or []}
-        for eb in sb.get("expectations") or []:
-            ea = exps_a.get(eb.get("description"))
-            if ea is not None:
-                findings += _compare_expectation(step_id, ea, eb, d)
-    keys_b = {(s.get("scenario"), s.get("step")) for s in after.get("steps", [])}
-    for key in steps_a:
-        if key not in keys_b:
-            findings.append(Finding(f"{key[0]}::{key[1]}", "missing", False, "step not in the later run"))
+            findings.append(Finding(sb.id, "outcome", ob in FAILING, f"outcome {oa} -> {ob}"))
+        if sb.error and not sa.error:
+            findings.append(Finding(sb.id, "error", True, f"new step error: {sb.error.splitlines()[0]}"))
+        exps_a = {e.description: e for e in sa.expectations}
+        for eb in sb.expectations:
+            if eb.description in exps_a:
+                findings += _compare_expectation(sb.id, exps_a[eb.description], eb, d)
+    keys_b = {(s.scenario, s.step) for s in after.steps}
+    findings += [
+        Finding(sa.id, "missing", False, "step not in the later run")
+        for key, sa in steps_a.items()
+        if key not in keys_b
+    ]
     return findings
 
 
-def compare_files(before: Path, after: Path, *, delta: float | None = None) -> Comparison:
-    a, b = load_results(before), load_results(after)
-    d = delta if delta is not None else float((b.get("options") or {}).get("delta") or 0.1)
-    keys_a = {(s.get("scenario"), s.get("step")) for s in a.get("steps", [])}
-    common = sum(1 for s in b.get("steps", []) if (s.get("scenario"), s.get("step")) in keys_a)
+def compare_runs(
+    before: RunResults, after: RunResults, *, before_name: str, after_name: str, delta: float | None = None
+) -> Comparison:
+    """The comparison of two runs' results, named (e.g. by their files) in the reports."""
+    d = delta if delta is not None else after.options.delta
+    keys_a = {(s.scenario, s.step) for s in before.steps}
+    common = sum(1 for s in after.steps if (s.scenario, s.step) in keys_a)
     return Comparison(
-        before=str(before), after=str(after), findings=compare(a, b, delta=d), steps_compared=common, delta=d
+        before=before_name, after=after_name, findings=compare(before, after, delta=d), steps_compared=common, delta=d
+    )
+
+
+def compare_files(before: Path, after: Path, *, delta: float | None = None) -> Comparison:
+    """The comparison of two results.json files (or report directories holding one)."""
+    return compare_runs(
+        load_results(before), load_results(after), before_name=str(before), after_name=str(after), delta=delta
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from meshrelease.engine.runner import StepResult
+from meshrelease.engine.results import StepResult
 from meshrelease.report.render import expected_text, observed_text
 
 
@@ -42,16 +42,15 @@ def failure_message(result: StepResult) -> str:
                 continue
             lines.append("")
             lines.append(f"{e.description}: {e.explanation}")
-            if e.example:
-                obs = e.example.get("observation", {})
+            if e.example is not None:
+                obs = e.example.observation
                 lines.append(
-                    f"  example page: label {e.example.get('label')!r}, pod {obs.get('pod')}, stars "
-                    f"{obs.get('stars')}, status {obs.get('status')}, x-request-id {obs.get('request_id')}"
+                    f"  example page: label {e.example.label!r}, pod {obs.pod}, stars {obs.stars}, status "
+                    f"{obs.status}, x-request-id {obs.request_id}"
                 )
-                log = e.example.get("access_log") or []
-                if log:
+                if e.example.access_log:
                     lines.append("  its access-log lines:")
-                    lines += [f"    {line}" for line in log]
+                    lines += [f"    {line}" for line in e.example.access_log]
                 else:
                     lines.append("  (no access-log lines found for it)")
     if result.diagnostics:

@@ -1,24 +1,18 @@
 """Run reports: ``results.json`` (the machine-readable record), ``report.md`` and ``report.html``.
 
-``results.json`` holds, per step and expectation, the expected and observed counts, the requests used,
-the decision, the time to converge, plus the backend and its versions; :mod:`meshrelease.report.compare` reads it.
-The HTML report draws the observed split of every expectation next to the expected one as SVG bars.
+All three are written from one :class:`~meshrelease.engine.results.RunResults` (the layout of results.json is
+described there; :mod:`meshrelease.report.compare` reads it back). The HTML report draws the observed split of
+every expectation next to the expected one as SVG bars.
 """
 
 from __future__ import annotations
 
 import html
-import json
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from meshrelease._version import __version__
-from meshrelease.backends.base import BackendInfo
+from meshrelease.engine.results import RESULTS_FILE, ExpectationResult, RunResults, StepRecord
 
-SCHEMA = "meshrelease/results/v1"
 PALETTE = {
     "v1": "#7a8a99",
     "v2": "#222222",
@@ -27,41 +21,14 @@ PALETTE = {
     "unavailable": "#e9a23b",
 }
 FALLBACK_COLOURS = ["#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+MARKS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
+CSS_CLASSES = {"passed": "pass", "failed": "fail", "skipped": "skip", "error": "fail"}
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def build_results(
-    steps: Sequence[Mapping[str, Any]],
-    *,
-    backend: BackendInfo | None,
-    options: Mapping[str, Any],
-    started: str,
-    finished: str,
-    seconds: float,
-) -> dict[str, Any]:
-    passed = sum(1 for s in steps if s.get("outcome") == "passed")
-    failed = sum(1 for s in steps if s.get("outcome") == "failed")
-    skipped = sum(1 for s in steps if s.get("outcome") == "skipped")
-    return {
-        "schema": SCHEMA,
-        "meshrelease": __version__,
-        "started": started,
-        "finished": finished,
-        "seconds": round(seconds, 3),
-        "backend": asdict(backend) if backend is not None else None,
-        "options": dict(options),
-        "summary": {"steps": len(steps), "passed": passed, "failed": failed, "skipped": skipped},
-        "steps": list(steps),
-    }
-
-
-def write_reports(results: Mapping[str, Any], report_dir: Path) -> list[Path]:
+def write_reports(results: RunResults, report_dir: Path) -> list[Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
-    out = [report_dir / "results.json", report_dir / "report.md", report_dir / "report.html"]
-    out[0].write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    out = [report_dir / RESULTS_FILE, report_dir / "report.md", report_dir / "report.html"]
+    results.write(out[0])
     out[1].write_text(render_markdown(results), encoding="utf-8")
     out[2].write_text(render_html(results), encoding="utf-8")
     return out
@@ -89,60 +56,65 @@ def observed_text(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{k} {shares[k]:.1%} ({n})" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def _backend_line(results: Mapping[str, Any]) -> str:
-    b = results.get("backend") or {}
-    parts = [f"backend **{b.get('backend', '?')}**"]
-    for key in ("mesh", "kubernetes", "bookinfo"):
-        if b.get(key):
-            parts.append(f"{key}: {b[key]}")
+def _backend_line(results: RunResults) -> str:
+    b = results.backend
+    if b is None:
+        return "backend **?**"
+    parts = [f"backend **{b.backend}**"]
+    parts += [
+        f"{key}: {value}"
+        for key, value in (("mesh", b.mesh), ("kubernetes", b.kubernetes), ("bookinfo", b.bookinfo))
+        if value
+    ]
     return "; ".join(parts)
 
 
-def render_markdown(results: Mapping[str, Any]) -> str:
-    s = results.get("summary", {})
-    o = results.get("options", {})
+def _pytest_message(step: StepRecord) -> str | None:
+    """pytest's failure text, shown when the runner did not record why the step failed."""
+    if step.message and step.outcome in ("failed", "error") and not step.expectations and not step.error:
+        return step.message
+    return None
+
+
+def render_markdown(results: RunResults) -> str:
+    s = results.summary
+    o = results.options
     lines = [
         "# meshrelease report",
         "",
         f"{_backend_line(results)}  ",
-        f"started {results.get('started')}, {results.get('seconds')} s; "
-        f"α={o.get('alpha')}, β={o.get('beta')}, δ={o.get('delta')}",
+        f"started {results.started}, {results.seconds} s; α={o.alpha}, β={o.beta}, δ={o.delta}",
         "",
-        f"**{s.get('passed', 0)} passed, {s.get('failed', 0)} failed, {s.get('skipped', 0)} skipped** "
-        f"of {s.get('steps', 0)} steps",
+        f"**{s.passed} passed, {s.failed} failed, {s.skipped} skipped** of {s.steps} steps",
         "",
     ]
-    for step in results.get("steps", []):
-        mark = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}.get(step.get("outcome", ""), "?")
-        lines.append(f"## {mark} `{step.get('scenario')}::{step.get('step')}`")
+    for step in results.steps:
+        lines.append(f"## {MARKS[step.outcome]} `{step.id}`")
         lines.append("")
-        if step.get("replayed"):
-            lines.append(f"replayed first: {', '.join(step['replayed'])}  ")
-        lines.append(f"synced in {step.get('sync_seconds', 0)} s, step took {step.get('seconds', 0)} s")
-        if step.get("error"):
-            lines += ["", "```", str(step["error"]), "```"]
-        exps = step.get("expectations") or []
-        if exps:
+        if step.replayed:
+            lines.append(f"replayed first: {', '.join(step.replayed)}  ")
+        lines.append(f"synced in {step.sync_seconds} s, step took {step.seconds} s")
+        if step.error:
+            lines += ["", "```", step.error, "```"]
+        if step.expectations:
             lines += [
                 "",
                 "| expectation | expected | observed | requests | converged after | decision |",
                 "|---|---|---|---|---|---|",
             ]
-            for e in exps:
-                expected = expected_text(str(e.get("kind")), e.get("expected") or {})
-                observed = observed_text(e.get("counts") or {})
+            for e in step.expectations:
                 lines.append(
-                    f"| {e.get('description')} | {expected} | {observed} | {e.get('requests')} | "
-                    f"{e.get('time_to_converge')} s | {e.get('decision')} |"
+                    f"| {e.description} | {expected_text(e.kind, e.expected)} | {observed_text(e.counts)} | "
+                    f"{e.requests} | {e.time_to_converge} s | {e.decision} |"
                 )
-            for e in exps:
-                if e.get("decision") != "pass":
-                    lines += ["", f"- {e.get('description')}: {e.get('explanation')}"]
-                    example = e.get("example") or {}
-                    for log in example.get("access_log") or []:
-                        lines.append(f"  - `{log}`")
-        if step.get("message") and step.get("outcome") == "failed" and not exps and not step.get("error"):
-            lines += ["", "```", str(step["message"]), "```"]
+            for e in step.expectations:
+                if not e.passed:
+                    lines += ["", f"- {e.description}: {e.explanation}"]
+                    if e.example is not None:
+                        lines += [f"  - `{log}`" for log in e.example.access_log]
+        message = _pytest_message(step)
+        if message is not None:
+            lines += ["", "```", message, "```"]
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -173,16 +145,13 @@ def _bar(y: int, label: str, shares: Mapping[str, float], width: int, others: di
     return "".join(parts)
 
 
-def split_chart(exp: Mapping[str, Any]) -> str:
+def split_chart(exp: ExpectationResult) -> str:
     """SVG: expected vs observed shares of one expectation."""
     width = 420
     others: dict[str, str] = {}
-    expected = exp.get("expected") or {}
-    if exp.get("kind") == "spread":
-        expected = {k: 1.0 for k in expected}
-    counts = exp.get("counts") or {}
+    expected = {k: 1.0 for k in exp.expected} if exp.kind == "spread" else exp.expected
     body = _bar(4, "expected", _shares(expected), width, others) + _bar(
-        28, f"observed ({exp.get('requests', 0)})", _shares(counts), width, others
+        28, f"observed ({exp.requests})", _shares(exp.counts), width, others
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + 100}" height="52" role="img" '
@@ -202,57 +171,50 @@ pre{background:#f7f7f7;padding:.6rem;overflow-x:auto;font-size:.8rem}
 """
 
 
-def render_html(results: Mapping[str, Any]) -> str:
-    s = results.get("summary", {})
-    o = results.get("options", {})
-    b = results.get("backend") or {}
+def render_html(results: RunResults) -> str:
+    s = results.summary
+    o = results.options
+    b = results.backend
     esc = html.escape
     out = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>meshrelease report</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>meshrelease report</h1>",
-        f"<p class='meta'>backend <b>{esc(str(b.get('backend', '?')))}</b> · {esc(str(b.get('mesh', '')))} · "
-        f"bookinfo {esc(str(b.get('bookinfo', '')))} · started {esc(str(results.get('started')))} · "
-        f"{results.get('seconds')} s · α={o.get('alpha')} β={o.get('beta')} δ={o.get('delta')}</p>",
-        f"<p><b class='pass'>{s.get('passed', 0)} passed</b>, <b class='fail'>{s.get('failed', 0)} failed</b>, "
-        f"{s.get('skipped', 0)} skipped of {s.get('steps', 0)} steps</p>",
+        f"<p class='meta'>backend <b>{esc(b.backend if b else '?')}</b> · {esc(b.mesh if b else '')} · "
+        f"bookinfo {esc(b.bookinfo if b else '')} · started {esc(results.started)} · "
+        f"{results.seconds} s · α={o.alpha} β={o.beta} δ={o.delta}</p>",
+        f"<p><b class='pass'>{s.passed} passed</b>, <b class='fail'>{s.failed} failed</b>, "
+        f"{s.skipped} skipped of {s.steps} steps</p>",
     ]
-    for step in results.get("steps", []):
-        outcome = step.get("outcome", "")
-        cls = {"passed": "pass", "failed": "fail"}.get(outcome, "skip")
+    for step in results.steps:
+        out.append(f"<h2 class='{CSS_CLASSES[step.outcome]}'>{esc(step.outcome.upper())} {esc(step.id)}</h2>")
         out.append(
-            f"<h2 class='{cls}'>{esc(outcome.upper())} {esc(str(step.get('scenario')))}::"
-            f"{esc(str(step.get('step')))}</h2>"
-        )
-        out.append(
-            f"<p class='meta'>synced in {step.get('sync_seconds', 0)} s · {step.get('seconds', 0)} s"
-            + (f" · replayed {esc(', '.join(step['replayed']))}" if step.get("replayed") else "")
+            f"<p class='meta'>synced in {step.sync_seconds} s · {step.seconds} s"
+            + (f" · replayed {esc(', '.join(step.replayed))}" if step.replayed else "")
             + "</p>"
         )
-        if step.get("error"):
-            out.append(f"<pre>{esc(str(step['error']))}</pre>")
-        exps = step.get("expectations") or []
-        if exps:
+        if step.error:
+            out.append(f"<pre>{esc(step.error)}</pre>")
+        if step.expectations:
             out.append(
                 "<table><tr><th>expectation</th><th>split</th><th>observed</th><th>requests</th>"
                 "<th>converged</th><th>decision</th></tr>"
             )
-            for e in exps:
-                dec = str(e.get("decision"))
+            for e in step.expectations:
                 out.append(
-                    f"<tr><td>{esc(str(e.get('description')))}</td><td>{split_chart(e)}</td>"
-                    f"<td>{esc(observed_text(e.get('counts') or {}))}</td><td>{e.get('requests')}</td>"
-                    f"<td>{e.get('time_to_converge')} s</td>"
-                    f"<td class='{'pass' if dec == 'pass' else 'fail'}'>{esc(dec)}</td></tr>"
+                    f"<tr><td>{esc(e.description)}</td><td>{split_chart(e)}</td>"
+                    f"<td>{esc(observed_text(e.counts))}</td><td>{e.requests}</td>"
+                    f"<td>{e.time_to_converge} s</td>"
+                    f"<td class='{'pass' if e.passed else 'fail'}'>{esc(e.decision)}</td></tr>"
                 )
             out.append("</table>")
-            for e in exps:
-                if e.get("decision") != "pass":
-                    out.append(f"<p>{esc(str(e.get('description')))}: {esc(str(e.get('explanation')))}</p>")
-                    logs = (e.get("example") or {}).get("access_log") or []
-                    if logs:
-                        out.append("<pre>" + esc("\n".join(logs)) + "</pre>")
-        elif step.get("message") and outcome == "failed":
-            out.append(f"<pre>{esc(str(step['message']))}</pre>")
+            for e in step.expectations:
+                if not e.passed:
+                    out.append(f"<p>{esc(e.description)}: {esc(e.explanation)}</p>")
+                    if e.example is not None and e.example.access_log:
+                        out.append("<pre>" + esc("\n".join(e.example.access_log)) + "</pre>")
+        message = _pytest_message(step)
+        if message is not None:
+            out.append(f"<pre>{esc(message)}</pre>")
     out.append("</body></html>\n")
     return "".join(out)

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from meshrelease.backends.base import Backend
-from meshrelease.engine.runner import RunnerOptions, StepResult, StepRunner
+from meshrelease.engine.results import RESULTS_FILE, RunResults, StepResult, load_results
+from meshrelease.engine.runner import RunnerOptions, StepRunner
 from meshrelease.errors import MeshReleaseError, UserInputError, WaitTimeout
-from meshrelease.report.compare import Comparison, compare_files
+from meshrelease.report.compare import Comparison, compare_runs
 from meshrelease.scenario.model import Scenario, Step
 from meshrelease.suite import run_suite
 from meshrelease.upgrade.disruption import (
@@ -110,6 +111,22 @@ def run_suite_with_pytest(run: SuiteRun) -> int:
     )
 
 
+@dataclass(frozen=True)
+class VersionRun:
+    """The results one run of the suite wrote."""
+
+    version: str
+    report_dir: Path
+    results: RunResults
+
+    @property
+    def results_file(self) -> Path:
+        return self.report_dir / RESULTS_FILE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "report_dir": str(self.report_dir), "summary": asdict(self.results.summary)}
+
+
 @dataclass
 class UpgradeCheckResult:
     """Everything the check found; :attr:`exit_code` is the command's."""
@@ -117,7 +134,7 @@ class UpgradeCheckResult:
     plan: UpgradePlan
     backend: str
     report_dir: Path
-    runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # "from"/"to" -> version, dir, summary
+    runs: dict[str, VersionRun] = field(default_factory=dict)  # by "from" / "to"
     comparison: Comparison | None = None
     disruption: DisruptionReport = field(default_factory=lambda: DisruptionReport.without_traffic("not reached"))
     error: str | None = None
@@ -144,7 +161,7 @@ class UpgradeCheckResult:
             "mode": self.plan.mode,
             "passed": self.passed,
             "error": self.error,
-            "runs": self.runs,
+            "runs": {key: run.to_dict() for key, run in self.runs.items()},
             "regressions": len(self.comparison.regressions) if self.comparison is not None else None,
             "compare": str(self.report_dir / "compare.md") if self.comparison is not None else None,
             "disruption": {
@@ -163,14 +180,10 @@ class UpgradeCheckResult:
             f"upgrade check on {self.backend}: {self.plan.from_version} -> {self.plan.to_version}{mode}: "
             + ("PASSED" if self.passed else "FAILED")
         ]
-        for key in ("from", "to"):
-            run = self.runs.get(key)
-            if run is None:
-                continue
-            s = run.get("summary") or {}
+        for run in self.runs.values():
+            s = run.results.summary
             lines.append(
-                f"  run on {run['version']}: {s.get('passed', 0)} passed, {s.get('failed', 0)} failed, "
-                f"{s.get('skipped', 0)} skipped ({run['report_dir']})"
+                f"  run on {run.version}: {s.passed} passed, {s.failed} failed, {s.skipped} skipped ({run.report_dir})"
             )
         if self.comparison is not None:
             lines.append(
@@ -237,8 +250,14 @@ def run_upgrade_check(
                 pytest_args=[*pytest_args, *driver.suite_args(upgraded=upgraded)],
             )
             run_suite(run)
-            result.runs[key] = {"version": version, "report_dir": str(dirs[key]), "summary": _summary(dirs[key])}
-        result.comparison = compare_files(dirs["from"] / "results.json", dirs["to"] / "results.json")
+            result.runs[key] = VersionRun(version, dirs[key], _results(dirs[key]))
+        before, after = result.runs["from"], result.runs["to"]
+        result.comparison = compare_runs(
+            before.results,
+            after.results,
+            before_name=str(before.results_file),
+            after_name=str(after.results_file),
+        )
         result.comparison.write(report_dir)
         out(result.comparison.render_text())
         failed = not result.passed
@@ -315,23 +334,21 @@ def _upgrade_with_traffic(
     backend.reset_routing()  # the run on TO starts from the baseline, as the run on FROM did
 
 
-def _summary(run_dir: Path) -> dict[str, Any]:
-    """The summary of a run's results.json; a run that wrote none is an error (it did not run its steps)."""
-    path = run_dir / "results.json"
+def _results(run_dir: Path) -> RunResults:
+    """The results a run wrote; a run that wrote none is an error (it did not run its steps)."""
+    path = run_dir / RESULTS_FILE
     if not path.is_file():
         raise MeshReleaseError(
             f"the run wrote no {path}",
             hint="see its output above: pytest may have failed before running any step (a usage error, no "
             "scenario collected)",
         )
-    data = json.loads(path.read_text(encoding="utf-8"))
-    summary = data.get("summary") if isinstance(data, dict) else None
-    return dict(summary) if isinstance(summary, dict) else {}
+    return load_results(path)
 
 
 def _remove_stale(report_dir: Path, run_dirs: Iterable[Path]) -> None:
     """Remove what an earlier check left where this one writes, so nothing stale is compared or reported."""
     for run_dir in run_dirs:
-        (run_dir / "results.json").unlink(missing_ok=True)
+        (run_dir / RESULTS_FILE).unlink(missing_ok=True)
     for name in ("compare.md", "compare.html", "compare.json", "disruption.json", "disruption.md", "upgrade.json"):
         (report_dir / name).unlink(missing_ok=True)
