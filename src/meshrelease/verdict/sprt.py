@@ -30,10 +30,12 @@ A split checks every expected share ``p0_i`` against ``p0_i - delta_i`` and ``p0
 - ``p0_i / 2``: a share is caught when it is off by half of itself (a 5 % canary at 2.5 % or 7.5 %, a
   1 % canary at 0.5 % or 1.5 %). A share of 0 is then off by twice the tolerance, so a starved version
   fails (below). Why not tighter: for a small share the variance of one page is about ``p0_i``, so the
-  pages needed grow like ``p0_i / delta_i**2``; a relative tolerance ``r`` costs about ``1 / (r**2 p0_i)``
-  pages, i.e. already ~9 000 for a 1 % canary at ``r = 1/2`` and four times that at ``r = 1/4``. Half is
-  the loosest tolerance that still tells "gets its traffic" from "gets a fraction of it" at the steps a
-  rollout takes.
+  pages needed grow like ``p0_i / delta_i**2``, i.e. like ``1 / (r**2 p0_i)`` for a relative tolerance
+  ``r``: a 1 % canary already needs 8 300 pages on average at ``r = 1/2``, and three to four times that
+  at ``r = 1/4``. Why not looser: at ``r = 1`` the lower alternative is 0, which one page of the canary
+  rules out, so a canary getting a tenth of its weight would pass. Half tells "gets its traffic" from
+  "gets a fraction of it" at every step a rollout takes, at a cost that stays proportional to
+  ``1 / p0_i`` -- the order of pages needed to see the canary at all.
 - ``(1 - p0_i) / 2``: each one-sided test looks at one Bernoulli, "the page shows ``i``" against "it shows
   something else", and "something else" is a share too. The rule must not depend on which outcome is
   called the label: with two labels the test of v1 at 95 % *is* the test of v3 at 5 %, so both are
