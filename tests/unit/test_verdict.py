@@ -179,6 +179,7 @@ def test_split_with_one_positive_weight_is_a_single_version_check() -> None:
     assert passed.kind == "split"
     assert passed.expected == {"v1": 1.0, "v2": 0.0}
     assert passed.counts == {"v1": 66, "v2": 0}
+    assert "a leak of >= 10 % to any other label shows within 66 pages" in passed.explain()
     failed = check_split(Script(["v1", "v2"]), {"v1": 100, "v2": 0})
     assert failed.decision == "fail"
     assert "expected weight is 0" in failed.reason

@@ -1,6 +1,6 @@
 """Verdicts: does the sampled traffic match the expected routing? (``docs/verdicts.md``)
 
-Two checks, both driven by a ``sample()`` callable that fetches one fresh page and returns what it showed
+Three checks, all driven by a ``sample()`` callable that fetches one fresh page and returns what it showed
 (a label such as ``"v2"``, ``"unavailable"``, ``"yes"``, or ``None`` for a page without one):
 
 - :func:`check_version` -- every page must show one label. The first other label fails at once; the
@@ -16,8 +16,8 @@ Two checks, both driven by a ``sample()`` callable that fetches one fresh page a
 
 Sampling never runs past ``max_requests`` (for a split: by default a cap computed from its plan, which a
 correct mesh reaches with probability ``<= alpha``); reaching it ends in ``"undecided"`` (``passed`` is
-False), never a silent pass. Both return a :class:`VerdictResult` whose :meth:`~VerdictResult.explain` says what
-was expected, what was seen and what the numbers mean.
+False), never a silent pass. All return a :class:`VerdictResult` whose :meth:`~VerdictResult.explain` says
+what was expected, what was seen and what the numbers mean.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ class VerdictResult:
                 f"meaning: every listed version answered within >= {needed} pages and nothing else did; a leak "
                 f"of >= {_percent(self.delta)} elsewhere would have shown with probability >= {1 - self.beta:g}"
             )
-        elif self.kind == "version":
+        elif self.kind == "version" or not self.tolerances:  # a split with one positive weight is one version
             needed = required_samples_single(self.delta, self.beta)
             lines.append(
                 f"meaning: a leak of >= {_percent(self.delta)} to any other label shows within {needed} "
@@ -155,8 +155,7 @@ class VerdictResult:
                 f"{label} {_share(self.expected[label])} ± {_share(tol)}" for label, tol in self.tolerances.items()
             )
             lines.append(
-                f"meaning: a correct mesh fails with probability <= {self.alpha:g} (and reaches the cap of "
-                f"{self.max_requests} requests with probability <= {self.alpha:g}); a share off by its "
+                f"meaning: a correct mesh fails with probability <= {self.alpha:g}; a share off by its "
                 f"tolerance or more ({within}) passes with probability <= {self.beta:g}; a version that never "
                 "answers fails"
             )
