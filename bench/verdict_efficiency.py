@@ -1,13 +1,15 @@
 """How many requests the verdicts need, and how often they err, beside the "100 requests, ±10" rule.
 
-For 50/50, 80/20, 90/10, one third each and a single version, simulates ``--runs`` checks at the true
-weights and ``--runs`` with one share off by delta (0.10), and prints for each: mean and 99th-percentile
-requests to a decision, the observed false-failure and miss rates, and -- on the very same page
-streams (the first 100 pages of each run) -- the rates of Istio's rule: 100 requests, every share
-within ±10 requests inclusive. For two-label splits it also prints the exact rates and mean (computed,
-not sampled; see meshrelease.verdict.exact).
+For each expected split (50/50, 80/20, 90/10, 95/5, 99/1, one third each) and the single-version check,
+simulates ``--runs`` checks at the true weights and ``--runs`` for each wrong truth: one share off by
+exactly its tolerance δᵢ = min(δ, p/2, (1 - p)/2) in each direction, and starved canaries (a version with
+a positive weight that gets no traffic at all). For each it prints the mean and 99th-percentile requests
+to a decision, the observed false-failure / miss counts, and -- on the very same page streams (the first
+100 pages of each run) -- the rates of Istio's rule: 100 requests, every share within ±10 requests
+inclusive. For two-label splits it also prints the exact rates and mean (computed, not sampled; see
+meshrelease.verdict.exact). Progress goes to stderr; the whole run takes a few minutes.
 
-    .venv/bin/python bench/verdict_efficiency.py [--runs 3000] [--seed 1] [--no-exact]
+    .venv/bin/python bench/verdict_efficiency.py [--runs 3000] [--seed 1] [--no-exact] [--only 99/1]
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 
 from meshrelease.verdict.checks import (
@@ -33,7 +35,7 @@ from meshrelease.verdict.checks import (
     required_samples_single,
 )
 from meshrelease.verdict.exact import split_characteristics
-from meshrelease.verdict.sprt import plan_split
+from meshrelease.verdict.sprt import SplitPlan, plan_split
 
 THIRD = 1 / 3
 RULE_REQUESTS = 100
@@ -41,20 +43,73 @@ RULE_TOLERANCE = 10
 
 
 @dataclass(frozen=True)
+class Wrong:
+    """A wrong truth to run the check against: ``name`` for the table, the true shares, and whether it is a
+    starved canary (then every run must fail) or a share off by its tolerance (then a pass is a miss)."""
+
+    name: str
+    shares: dict[str, float]
+    starved: bool = False
+
+
+@dataclass(frozen=True)
 class Case:
     name: str
     expected: dict[str, float]  # weights, or {version: 1} for the single-version check
-    truth_off: dict[str, float]  # true shares with one share off by delta
+    wrong: tuple[Wrong, ...] = field(default_factory=tuple)
     single: bool = False
 
 
 CASES = [
-    Case("50/50", {"v2": 50, "v3": 50}, {"v2": 0.6, "v3": 0.4}),
-    Case("80/20", {"v1": 80, "v2": 20}, {"v1": 0.7, "v2": 0.3}),
-    Case("80/20", {"v1": 80, "v2": 20}, {"v1": 0.9, "v2": 0.1}),
-    Case("90/10", {"v1": 90, "v2": 10}, {"v1": 0.8, "v2": 0.2}),
-    Case("thirds", {"v1": 1, "v2": 1, "v3": 1}, {"v1": THIRD + 0.1, "v2": THIRD, "v3": THIRD - 0.1}),
-    Case("single v2", {"v2": 1}, {"v2": 0.9, "v1": 0.1}, single=True),
+    Case(
+        "50/50",
+        {"v2": 50, "v3": 50},
+        (Wrong("60/40", {"v2": 0.6, "v3": 0.4}), Wrong("v3 starved", {"v2": 1.0}, starved=True)),
+    ),
+    Case(
+        "80/20",
+        {"v1": 80, "v2": 20},
+        (Wrong("70/30", {"v1": 0.7, "v2": 0.3}), Wrong("90/10", {"v1": 0.9, "v2": 0.1})),
+    ),
+    Case(
+        "90/10",
+        {"v1": 90, "v2": 10},
+        (
+            Wrong("85/15", {"v1": 0.85, "v2": 0.15}),
+            Wrong("95/5", {"v1": 0.95, "v2": 0.05}),
+            Wrong("v2 starved", {"v1": 1.0}, starved=True),
+        ),
+    ),
+    Case("92/8", {"v1": 92, "v3": 8}, (Wrong("v3 starved", {"v1": 1.0}, starved=True),)),
+    Case(
+        "95/5",
+        {"v1": 95, "v3": 5},
+        (
+            Wrong("92.5/7.5", {"v1": 0.925, "v3": 0.075}),
+            Wrong("97.5/2.5", {"v1": 0.975, "v3": 0.025}),
+            Wrong("v3 starved", {"v1": 1.0}, starved=True),
+        ),
+    ),
+    Case(
+        "99/1",
+        {"v1": 99, "v3": 1},
+        (
+            Wrong("98.5/1.5", {"v1": 0.985, "v3": 0.015}),
+            Wrong("99.5/0.5", {"v1": 0.995, "v3": 0.005}),
+            Wrong("v3 starved", {"v1": 1.0}, starved=True),
+        ),
+    ),
+    Case(
+        "90/5/5",
+        {"v1": 90, "v2": 5, "v3": 5},
+        (Wrong("v3 starved", {"v1": 0.9 / 0.95, "v2": 0.05 / 0.95}, starved=True),),
+    ),
+    Case(
+        "thirds",
+        {"v1": 1, "v2": 1, "v3": 1},
+        (Wrong("43/33/23", {"v1": THIRD + 0.1, "v2": THIRD, "v3": THIRD - 0.1}),),
+    ),
+    Case("single v2", {"v2": 1}, (Wrong("10 % leak", {"v2": 0.9, "v1": 0.1}),), single=True),
 ]
 
 
@@ -70,7 +125,7 @@ class RecordingSampler:
 
     def _stream(self) -> Iterator[str]:
         while True:
-            yield from self.rng.choices(self.labels, cum_weights=self.cumulative, k=128)
+            yield from self.rng.choices(self.labels, cum_weights=self.cumulative, k=256)
 
     def __call__(self) -> str | None:
         page = next(self._pages)
@@ -124,6 +179,16 @@ class Tally:
         return ordered[math.ceil(0.99 * len(ordered)) - 1]
 
 
+def default_plan(case: Case) -> SplitPlan:
+    return plan_split(
+        normalise_weights(case.expected),
+        alpha=DEFAULT_ALPHA,
+        beta=DEFAULT_BETA,
+        delta=DEFAULT_DELTA,
+        beta_fraction=DEFAULT_BETA_FRACTION,
+    )
+
+
 def simulate(case: Case, truth: Mapping[str, float], runs: int, seed: str) -> Tally:
     rng = random.Random(seed)
     shares = normalise_weights(case.expected)
@@ -141,83 +206,115 @@ def simulate(case: Case, truth: Mapping[str, float], runs: int, seed: str) -> Ta
     return tally
 
 
-def rate(count: int, runs: int) -> str:
-    return f"{count}/{runs}" if count else f"0/{runs}"
+def binomial_tail(n: int, p: float, k: int) -> float:
+    """P(Binomial(n, p) >= k)."""
+    return 1.0 - math.fsum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k))
 
 
-def percent(count: int, runs: int) -> str:
-    return f"{100 * count / runs:.1f}%"
+def count(n: int) -> str:
+    return str(n) if n else "0"
 
 
-def exact_figures(case: Case) -> str:
-    shares = normalise_weights(case.expected)
+def percent(n: int, runs: int) -> str:
+    return f"{100 * n / runs:.1f}%"
+
+
+def exact_at(case: Case, truth: Mapping[str, float]) -> str:
+    """Exact P(pass) or P(fail) and mean pages for two-label splits ("-" otherwise)."""
     if case.single:
         n = required_samples_single(DEFAULT_DELTA, DEFAULT_BETA)
-        return f"n={n}, P(fail)=0, P(miss)={(1 - DEFAULT_DELTA) ** n:.2e}"
-    if sum(1 for share in shares.values() if share > 0) != 2:
+        leak = 1.0 - truth[next(iter(case.expected))]
+        return f"n={n}, P(fail)=0" if leak == 0 else f"P(miss)={(1 - leak) ** n:.2e}"
+    if sum(1 for share in normalise_weights(case.expected).values() if share > 0) != 2:
         return "-"
-    plan = plan_split(
-        shares,
-        alpha=DEFAULT_ALPHA,
-        beta=DEFAULT_BETA,
-        delta=DEFAULT_DELTA,
-        beta_fraction=DEFAULT_BETA_FRACTION,
-    )
+    plan = default_plan(case)
     tested = plan.tests[0].label
-    at_truth = split_characteristics(plan, shares[tested])
-    off = split_characteristics(plan, case.truth_off[tested])
-    return (
-        f"E[n]={at_truth.mean_pages:.1f}, P(fail)={at_truth.p_fail:.1e} | "
-        f"E[n]={off.mean_pages:.1f}, P(miss)={off.p_pass:.1e}"
-    )
+    exact = split_characteristics(plan, truth.get(tested, 0.0))
+    shares = normalise_weights(case.expected)
+    if all(math.isclose(truth.get(label, 0.0), share) for label, share in shares.items()):
+        return f"E[n]={exact.mean_pages:.1f}, P(fail)={exact.p_fail:.1e}, P(undecided)={exact.p_undecided:.1e}"
+    return f"E[n]={exact.mean_pages:.1f}, P(miss)={exact.p_pass:.1e}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3000, help="checks per case and truth (default 3000)")
+    parser.add_argument("--runs", type=int, default=3000, help="checks per row (default 3000)")
     parser.add_argument("--seed", type=int, default=1, help="base seed (default 1)")
     parser.add_argument("--no-exact", action="store_true", help="skip the exact two-label computation")
+    parser.add_argument("--only", action="append", default=[], metavar="CASE", help="run only these cases (repeat)")
     args = parser.parse_args(argv)
     if args.runs < 100:
         parser.error("--runs must be at least 100")
+    cases = [case for case in CASES if not args.only or case.name in args.only]
+    if not cases:
+        parser.error(f"no case named {', '.join(args.only)}; cases: {', '.join(c.name for c in CASES)}")
 
     started = time.monotonic()
     print(
         f"verdict efficiency: alpha={DEFAULT_ALPHA:g} beta={DEFAULT_BETA:g} delta={DEFAULT_DELTA:g} "
-        f"beta_fraction={DEFAULT_BETA_FRACTION:g}, {args.runs} runs per column, seed {args.seed}"
+        f"beta_fraction={DEFAULT_BETA_FRACTION:g}, {args.runs} runs per row, seed {args.seed}"
     )
-    print("requests to a decision: mean / p99. SPRT errors: observed count/runs. 100±10: same page streams.\n")
+    print(
+        "requests to a decision: mean / p99. SPRT outcomes: counts of runs. 100±10: the same page streams.\n"
+        "Rows 'truth': the expected weights (false fail = fail + undecided). Rows 'off': one share off by its\n"
+        "tolerance δᵢ (miss = pass). Rows 'starved': a version with weight > 0 gets no traffic (must fail).\n"
+    )
     header = (
-        f"{'case':<10} {'mean':>5} {'p99':>5} {'false fail':>10} {'100±10 ff':>9} | "
-        f"{'off by δ':<15} {'mean':>5} {'p99':>5} {'miss':>9} {'100±10 miss':>11}"
+        f"{'case':<10} {'δᵢ':>6} {'cap':>6} | {'truth':<16} {'mean':>6} {'p99':>6} {'pass':>5} {'fail':>5} "
+        f"{'undec':>5} {'100±10 pass':>11}"
     )
     if not args.no_exact:
-        header += " | exact (truth | off by δ)"
+        header += " | exact"
     print(header)
-    print("-" * len(header))
-    truth_cache: dict[str, Tally] = {}
-    for case in CASES:
+    print("-" * len(header), flush=True)
+    worst_false_fail = 0
+    misses: list[tuple[str, int, int]] = []
+    starved_not_failed = 0
+    for case in cases:
         shares = normalise_weights(case.expected)
-        key = case.name
-        if key not in truth_cache:
-            truth_cache[key] = simulate(case, shares, args.runs, f"{args.seed}:{key}:truth")
-        truth = truth_cache[key]
-        off_name = "/".join(f"{share * 100:.3g}" for share in case.truth_off.values())
-        off = simulate(case, case.truth_off, args.runs, f"{args.seed}:{key}:{off_name}")
-        false_fail = rate(truth.failed + truth.undecided, truth.runs)
-        row = (
-            f"{case.name:<10} {truth.mean():>5.0f} {truth.p99():>5d} {false_fail:>10} "
-            f"{percent(truth.runs - truth.rule_passed, truth.runs):>9} | "
-            f"{off_name:<15} {off.mean():>5.0f} {off.p99():>5d} {rate(off.passed, off.runs):>9} "
-            f"{percent(off.rule_passed, off.runs):>11}"
-        )
-        if not args.no_exact:
-            row += " | " + exact_figures(case)
-        print(row, flush=True)
+        if case.single:
+            tolerance, cap = f"{DEFAULT_DELTA:g}", "-"
+        else:
+            plan = default_plan(case)
+            tolerance = f"{min(plan.tolerances.values()):.3g}"
+            cap = str(plan.max_pages)
+        rows: list[tuple[str, Mapping[str, float], str]] = [("truth", shares, "truth")]
+        rows += [(w.name, w.shares, "starved" if w.starved else "off") for w in case.wrong]
+        for index, (name, truth, role) in enumerate(rows):
+            row_started = time.monotonic()
+            print(f"  {case.name}: {name} ({args.runs} runs) ...", file=sys.stderr, flush=True)
+            tally = simulate(case, truth, args.runs, f"{args.seed}:{case.name}:{name}")
+            if role == "truth":
+                worst_false_fail = max(worst_false_fail, tally.failed + tally.undecided)
+            elif role == "off":
+                misses.append((f"{case.name} at {name}", tally.passed, tally.runs))
+            else:
+                starved_not_failed += tally.runs - tally.failed
+            label = f"off {name}" if role == "off" else name
+            row = (
+                f"{case.name if index == 0 else '':<10} {tolerance if index == 0 else '':>6} "
+                f"{cap if index == 0 else '':>6} | {label:<16} {tally.mean():>6.0f} {tally.p99():>6d} "
+                f"{count(tally.passed):>5} {count(tally.failed):>5} {count(tally.undecided):>5} "
+                f"{percent(tally.rule_passed, tally.runs):>11}"
+            )
+            if not args.no_exact:
+                row += " | " + exact_at(case, truth)
+            print(row, flush=True)
+            print(f"    done in {time.monotonic() - row_started:.0f} s", file=sys.stderr, flush=True)
+    beta_accept = DEFAULT_BETA_FRACTION * DEFAULT_BETA
+    print(f"\nfalse failures at the true weights (fail + undecided), worst row: {worst_false_fail}")
+    print(f"starved canaries that did not fail: {starved_not_failed}")
     print(
-        "\nfalse fail counts fail + undecided at the true weights; miss counts passes with a share off by δ."
-        f"\nelapsed {time.monotonic() - started:.0f} s"
+        f"misses at δᵢ: guaranteed <= β' = {beta_accept:g} a run for splits, <= β = {DEFAULT_BETA:g} for one "
+        "version.\nP(>= k | β): the chance of k or more misses at a rate of exactly β (a small one would mean "
+        "the rate exceeds β)"
     )
+    for name, n, runs in misses:
+        print(f"  {name:<22} {n}/{runs}  P(>= {n} | β) = {binomial_tail(runs, DEFAULT_BETA, n):.2f}")
+    if misses:
+        total, runs_total = sum(n for _, n, _ in misses), sum(runs for _, _, runs in misses)
+        print(f"  {'pooled':<22} {total}/{runs_total} = {total / runs_total:.1e}")
+    print(f"elapsed {time.monotonic() - started:.0f} s")
     return 0
 
 

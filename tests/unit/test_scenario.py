@@ -139,6 +139,59 @@ def test_bad_scenarios_name_file_line_and_field(tmp_path: Path, body: str, line:
     assert err.value.line == line
 
 
+def test_delta_override_loads_per_expectation(tmp_path: Path) -> None:
+    path = write_scenario(
+        tmp_path,
+        """
+        steps:
+          - name: canary
+            expect:
+              - reviews: {v1: 99, v3: 1}
+                delta: 0.002
+              - reviews: v1
+                delta: 0.01
+              - reviews: {v1: 95, v3: 5}
+        """,
+    )
+    tight, leak, default = load_scenario(path).steps[0].expect
+    assert tight.delta == 0.002
+    assert leak.delta == 0.01
+    assert default.delta is None
+
+
+DELTA_BODY = "steps:\n  - name: s\n    expect:\n      - reviews: {v1: 95, v3: 5}\n        delta: %s\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("2pp", "delta must be a number, not a string ('2pp')"),
+        ("true", "delta must be a number, not a boolean (True)"),
+        ("[0.1]", "delta must be a number, not a list"),
+        ("0", "delta is 0; it must be between 0 and 1 (exclusive)"),
+        ("1", "delta is 1; it must be between 0 and 1 (exclusive)"),
+        ("1.5", "delta is 1.5; it must be between 0 and 1"),
+        ("-0.05", "delta is -0.05; it must be between 0 and 1"),
+        (".nan", "delta is nan; it must be between 0 and 1"),
+    ],
+)
+def test_bad_delta_names_file_line_and_what_to_write(tmp_path: Path, value: str, fragment: str) -> None:
+    path = write_scenario(tmp_path, DELTA_BODY % value)
+    with pytest.raises(UserInputError) as err:
+        load_scenario(path)
+    message = str(err.value)
+    assert f"{path}:5:" in message, message
+    assert "step 's' expect[0].delta" in message, message
+    assert fragment in message, message
+    assert "such as 0.05" in message, message
+
+
+def test_an_expectation_with_only_a_delta_checks_nothing(tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, "steps:\n  - name: s\n    expect:\n      - user: jason\n        delta: 0.05\n")
+    with pytest.raises(UserInputError, match="checks nothing"):
+        load_scenario(path)
+
+
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="scenario file not found"):
         load_scenario(tmp_path / "nothing-here")

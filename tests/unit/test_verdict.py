@@ -179,6 +179,7 @@ def test_split_with_one_positive_weight_is_a_single_version_check() -> None:
     assert passed.kind == "split"
     assert passed.expected == {"v1": 1.0, "v2": 0.0}
     assert passed.counts == {"v1": 66, "v2": 0}
+    assert "a leak of >= 10 % to any other label shows within 66 pages" in passed.explain()
     failed = check_split(Script(["v1", "v2"]), {"v1": 100, "v2": 0})
     assert failed.decision == "fail"
     assert "expected weight is 0" in failed.reason
@@ -257,14 +258,15 @@ def test_split_exact_alternation_passes_50_50_well_under_500_requests() -> None:
     assert {t.state for t in result.tests} == {"accepted"}
 
 
-def test_split_90_10_all_on_v1_fails_after_the_run_an_sprt_against_100_percent_needs() -> None:
-    # The "above" alternative of v1 is exactly 1.0 (0.9 + 0.1): kept, and it rejects after n pages of
-    # v1 in a row with n * ln(1 / 0.9) >= ln(2 / alpha).
+def test_split_90_10_all_on_v1_fails_after_the_run_an_sprt_against_95_percent_needs() -> None:
+    # The tolerance of 90/10 is 0.05 (half of the 10 % share): v1's "above" test (0.90 against 0.95)
+    # rejects after n pages of v1 in a row with n * ln(0.95 / 0.9) >= ln(2 / alpha).
     result = check_split(Script(repeat("v1", 1000)), {"v1": 90, "v2": 10})
     assert result.decision == "fail"
-    assert result.requests == math.ceil(math.log(2 / 1e-6) / math.log(1 / 0.9))
+    assert result.requests == math.ceil(math.log(2 / 1e-6) / math.log(0.95 / 0.9)) == 269
     assert "v1 share 1.00" in result.reason
-    assert "in favour of 1.00" in result.reason
+    assert "in favour of 0.95" in result.reason
+    assert "v2 never answered in 269 pages despite a positive weight" in result.reason
 
 
 def test_split_explain_shows_expected_and_observed_shares_with_counts() -> None:
@@ -326,8 +328,9 @@ def test_result_to_dict_is_json_ready_and_complete() -> None:
     assert data["counts"] == result.counts
     assert data["expected"] == {"v1": 0.9, "v2": 0.1}
     assert data["explanation"] == result.explain()
-    assert {t["alternative"] for t in data["tests"]} == {1.0, 0.8}
-    assert "-inf" in {t["log_likelihood_ratio"] for t in data["tests"]}  # p1 = 1 accepted by one v2 page
+    assert sorted(round(t["alternative"], 9) for t in data["tests"]) == [0.85, 0.95]
+    assert {label: round(tol, 9) for label, tol in data["tolerances"].items()} == {"v1": 0.05, "v2": 0.05}
+    assert data["max_requests"] == result.max_requests > 5000  # the plan's cap
 
 
 # --- plan ----------------------------------------------------------------------------------------------
@@ -346,16 +349,20 @@ def test_plan_tests_every_label_on_both_sides_for_three_labels() -> None:
     assert all(math.isclose(t.log_reject, math.log(6 / 1e-6)) for t in plan.tests)
 
 
-def test_plan_skips_only_impossible_sides() -> None:
+def test_plan_tests_both_sides_of_a_large_share_at_the_small_shares_tolerance() -> None:
+    # 95/5: the canary's tolerance is 2.5 points, so v1 is tested at 97.5 % (the canary at 2.5 %) and at
+    # 92.5 % (the canary at 7.5 %) -- both sides, alpha split over the two.
     plan = plan_split({"a": 0.95, "b": 0.05}, alpha=1e-6, beta=1e-3, delta=0.1, beta_fraction=0.7)
-    assert [(t.side, round(t.p1, 9)) for t in plan.tests] == [("below", 0.85)]
-    assert math.isclose(plan.tests[0].log_reject, math.log(1 / 1e-6))
-    edge = plan_split({"a": 0.9, "b": 0.1}, alpha=1e-6, beta=1e-3, delta=0.1, beta_fraction=0.7)
-    assert sorted(t.p1 for t in edge.tests) == [0.8, 1.0]
+    assert [(t.label, t.side, round(t.p1, 9)) for t in plan.tests] == [("a", "above", 0.975), ("a", "below", 0.925)]
+    assert all(math.isclose(t.log_reject, math.log(2 / 1e-6)) for t in plan.tests)
+    assert {label: round(tol, 9) for label, tol in plan.tolerances.items()} == {"a": 0.025, "b": 0.025}
+    swapped = plan_split({"b": 0.05, "a": 0.95}, alpha=1e-6, beta=1e-3, delta=0.1, beta_fraction=0.7)
+    assert [(t.label, t.side, round(t.p1, 9)) for t in swapped.tests] == [("b", "above", 0.075), ("b", "below", 0.025)]
+    assert swapped.max_pages == plan.max_pages
 
 
 def test_split_95_5_still_catches_a_drop_to_85_15() -> None:
-    # Only one side is testable; 85/15 must fail (deterministic pattern at exactly 85 %).
+    # 85/15 is off by four times the tolerance: it must fail (deterministic pattern at exactly 85 %).
     pattern = ["a"] * 17 + ["b"] * 3
     result = check_split(Script(pattern, cycle=True), {"a": 95, "b": 5})
     assert result.decision == "fail"
@@ -402,7 +409,7 @@ def test_split_rejects_bad_weights_with_a_clear_message(weights: object, message
         ({"max_requests": 10.5}, "max_requests"),
         ({"progress_every": 0}, "progress_every"),
         ({"beta_fraction": 0}, "beta_fraction"),
-        ({"delta": 0.6}, "delta"),  # no share of 50/50 can move by 0.6
+        ({"delta": 1e-5}, "delta"),  # 50/50 at +/-0.001 % would need billions of pages
     ],
 )
 def test_split_rejects_bad_options(options: dict[str, object], field: str) -> None:

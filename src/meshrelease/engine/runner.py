@@ -41,7 +41,7 @@ class RunnerOptions:
     converge_timeout: float = 60.0
     sync_timeout: float = 60.0
     settle_window: int = 10
-    max_requests: int = 5000
+    max_requests: int | None = None  # split checks: None follows the plan's cap (docs/verdicts.md)
     fetch_timeout: float = 15.0
     spread_max_requests: int = 2000
 
@@ -220,9 +220,10 @@ class StepRunner:
             def on_progress(counts: dict[str, int], n: int) -> None:
                 self._say(f"{step_id} {desc} | observed {_fmt_counts(counts)} ({n} pages)")
 
+            delta = vo.delta if exp.delta is None else exp.delta  # the scenario's `delta:` overrides --delta
             if kind == "version":
                 verdict = check_version(
-                    sample, next(iter(expected)), delta=vo.delta, beta=vo.beta, on_progress=on_progress
+                    sample, next(iter(expected)), delta=delta, beta=vo.beta, on_progress=on_progress
                 )
             elif kind == "split":
                 verdict = check_split(
@@ -230,7 +231,7 @@ class StepRunner:
                     expected,
                     alpha=vo.alpha,
                     beta=vo.beta,
-                    delta=vo.delta,
+                    delta=delta,
                     max_requests=opts.max_requests,
                     on_progress=on_progress,
                 )
@@ -238,13 +239,13 @@ class StepRunner:
                 verdict = check_spread(
                     sample,
                     tuple(expected),
-                    delta=vo.delta,
+                    delta=delta,
                     beta=vo.beta,
                     max_requests=opts.spread_max_requests,
                     on_progress=on_progress,
                 )
             else:
-                verdict = check_version(sample, OK_LABEL, delta=vo.delta, beta=vo.beta, on_progress=on_progress)
+                verdict = check_version(sample, OK_LABEL, delta=delta, beta=vo.beta, on_progress=on_progress)
         res.decision = verdict.decision
         res.counts = dict(verdict.counts)
         res.requests = verdict.requests

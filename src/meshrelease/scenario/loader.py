@@ -1,4 +1,4 @@
-"""Release scenarios as data: the model and the loader of ``scenario.yaml`` (DESIGN.md §5).
+"""Release scenarios as data: the model and the loader of ``scenario.yaml`` (``docs/scenarios.md``).
 
 Every problem in a scenario file is a :class:`~meshrelease.errors.UserInputError` naming the file, the
 line and the field, raised at collection time — before any mesh is started.
@@ -16,6 +16,8 @@ line and the field, raised at collection time — before any mesh is started.
             reviews: v1
           - reviews: {v2: 50, v3: 50} # relative weights
           - reviews: [v1, v2, v3]     # spread: every listed version answers, no other does
+          - reviews: {v1: 99, v3: 1}
+            delta: 0.002              # optional: this expectation's tolerance (default: --delta)
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ EXPECT_KEYS = (
     "not_contains",
     "latency",
     "status",
+    "delta",
 )
 STARS = ("none", "black", "red")
 SHOWN = ("shown", "unavailable")
@@ -223,6 +226,23 @@ def _expectation(ctx: _Ctx, data: Any, line: int, where: str) -> Expectation:
                 data.line_of("status"),
             )
         status = int(raw_status)
+    delta = None
+    if "delta" in data:
+        raw_delta = data["delta"]
+        hint = "a share tolerance written as a decimal such as 0.05 (5 points); leave it out to use the run's --delta"
+        if isinstance(raw_delta, bool) or not isinstance(raw_delta, int | float):
+            ctx.error(
+                f"{where}.delta must be a number, not {_type_name(raw_delta)} ({raw_delta!r})",
+                data.line_of("delta"),
+                hint=hint,
+            )
+        if not 0 < raw_delta < 1:
+            ctx.error(
+                f"{where}.delta is {raw_delta!r}; it must be between 0 and 1 (exclusive)",
+                data.line_of("delta"),
+                hint=hint,
+            )
+        delta = float(raw_delta)
     exp = Expectation(
         line=data.line,
         user=user,
@@ -235,8 +255,9 @@ def _expectation(ctx: _Ctx, data: Any, line: int, where: str) -> Expectation:
         latency_min=latency_min,
         latency_max=latency_max,
         status=status,
+        delta=delta,
     )
-    if set(data) <= {"user"}:
+    if set(data) <= {"user", "delta"}:
         ctx.error(f"{where} checks nothing; add reviews, stars, ratings, details, contains, latency or status", line)
     return exp
 

@@ -38,6 +38,7 @@ class Expectation:
     latency_min: float | None = None
     latency_max: float | None = None
     status: int = 200
+    delta: float | None = None  # this expectation's verdict tolerance; None: the run's --delta
 
     @property
     def who(self) -> str:

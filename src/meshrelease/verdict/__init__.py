@@ -1,7 +1,8 @@
 """Verdicts: does the sampled traffic match the expected routing?
 
 - :func:`check_version`: every page shows one version; passes after enough agreeing pages.
-- :func:`check_split`: pages follow relative weights; sequential tests with exact error bounds.
+- :func:`check_split`: pages follow relative weights; sequential tests with exact error bounds, each share
+  checked at ``+/- share_tolerance(p, delta)``; a version with weight > 0 that never answers fails.
 - :func:`check_spread`: every listed version answers, nothing else does.
 
 The statistics are derived in :mod:`meshrelease.verdict.sprt` and explained in ``docs/verdicts.md``.
@@ -17,6 +18,7 @@ from meshrelease.verdict.checks import (
     required_samples_single,
 )
 from meshrelease.verdict.options import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_DELTA, VerdictOptions
+from meshrelease.verdict.sprt import share_tolerance
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -30,4 +32,5 @@ __all__ = [
     "check_version",
     "normalise_weights",
     "required_samples_single",
+    "share_tolerance",
 ]

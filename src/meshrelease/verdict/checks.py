@@ -1,6 +1,6 @@
-"""Verdicts: does the sampled traffic match the expected routing? (DESIGN.md §6)
+"""Verdicts: does the sampled traffic match the expected routing? (``docs/verdicts.md``)
 
-Two checks, both driven by a ``sample()`` callable that fetches one fresh page and returns what it showed
+Three checks, all driven by a ``sample()`` callable that fetches one fresh page and returns what it showed
 (a label such as ``"v2"``, ``"unavailable"``, ``"yes"``, or ``None`` for a page without one):
 
 - :func:`check_version` -- every page must show one label. The first other label fails at once; the
@@ -8,19 +8,23 @@ Two checks, both driven by a ``sample()`` callable that fetches one fresh page a
   leak of ``delta`` or more would have shown with probability ``>= 1 - beta``.
 - :func:`check_split` -- pages must follow relative weights. A label without a positive weight fails at
   once; otherwise one-sided sequential probability ratio tests (SPRTs) on the label shares stop as soon
-  as the data decide: a correct mesh fails with probability ``<= alpha``, a share off by ``delta`` or more
-  passes with probability ``<= beta``. The derivation is in :mod:`meshrelease.verdict.sprt`.
+  as the data decide: a correct mesh fails with probability ``<= alpha``, a share ``p0_i`` off by its
+  tolerance ``delta_i = min(delta, p0_i / 2, (1 - p0_i) / 2)`` or more passes with probability
+  ``<= beta``, and a version with a positive weight that never answers fails. The derivation is in
+  :mod:`meshrelease.verdict.sprt`.
+- :func:`check_spread` -- every listed version answers and nothing else does.
 
-Sampling never runs past ``max_requests``; reaching it ends in ``"undecided"`` (``passed`` is False),
-never a silent pass. Both return a :class:`VerdictResult` whose :meth:`~VerdictResult.explain` says what
-was expected, what was seen and what the numbers mean.
+Sampling never runs past ``max_requests`` (for a split: by default a cap computed from its plan, which a
+correct mesh reaches with probability ``<= alpha``); reaching it ends in ``"undecided"`` (``passed`` is
+False), never a silent pass. All return a :class:`VerdictResult` whose :meth:`~VerdictResult.explain` says
+what was expected, what was seen and what the numbers mean.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Literal
 
@@ -39,6 +43,7 @@ __all__ = [
     "ShareTestOutcome",
     "VerdictResult",
     "check_split",
+    "check_spread",
     "check_version",
     "normalise_weights",
     "required_samples_single",
@@ -68,8 +73,7 @@ class ShareTestOutcome:
     log_likelihood_ratio: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for reports (JSON-safe: an infinite ratio becomes a string)."""
-        llr = self.log_likelihood_ratio
+        """Plain data for reports."""
         return {
             "label": self.label,
             "side": self.side,
@@ -77,7 +81,7 @@ class ShareTestOutcome:
             "alternative": self.alternative,
             "state": self.state,
             "decided_at": self.decided_at,
-            "log_likelihood_ratio": llr if math.isfinite(llr) else str(llr),
+            "log_likelihood_ratio": self.log_likelihood_ratio,
         }
 
 
@@ -86,7 +90,8 @@ class VerdictResult:
     """The outcome of one check, with everything a report needs to show why.
 
     ``counts`` holds every label seen (expected labels first, zero counts included; pages without a
-    label under :data:`NONE_KEY`), ``requests`` every page sampled, ``expected`` the normalised shares.
+    label under :data:`NONE_KEY`), ``requests`` every page sampled, ``expected`` the normalised shares,
+    ``tolerances`` (splits only) how far each positive share may be off before it must be caught.
     """
 
     kind: Literal["version", "split", "spread"]
@@ -100,6 +105,7 @@ class VerdictResult:
     delta: float
     max_requests: int
     tests: tuple[ShareTestOutcome, ...] = ()
+    tolerances: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -138,16 +144,20 @@ class VerdictResult:
                 f"meaning: every listed version answered within >= {needed} pages and nothing else did; a leak "
                 f"of >= {_percent(self.delta)} elsewhere would have shown with probability >= {1 - self.beta:g}"
             )
-        elif self.kind == "version":
+        elif self.kind == "version" or not self.tolerances:  # a split with one positive weight is one version
             needed = required_samples_single(self.delta, self.beta)
             lines.append(
                 f"meaning: a leak of >= {_percent(self.delta)} to any other label shows within {needed} "
                 f"pages with probability >= {1 - self.beta:g}; a correct mesh never fails this check"
             )
         else:
+            within = ", ".join(
+                f"{label} {_share(self.expected[label])} ± {_share(tol)}" for label, tol in self.tolerances.items()
+            )
             lines.append(
-                f"meaning: a correct mesh fails with probability <= {self.alpha:g}; a share off by "
-                f">= {_share(self.delta)} passes with probability <= {self.beta:g}"
+                f"meaning: a correct mesh fails with probability <= {self.alpha:g}; a share off by its "
+                f"tolerance or more ({within}) passes with probability <= {self.beta:g}; a version that never "
+                "answers fails"
             )
         return "\n".join(lines)
 
@@ -166,6 +176,7 @@ class VerdictResult:
             "beta": self.beta,
             "delta": self.delta,
             "max_requests": self.max_requests,
+            "tolerances": dict(self.tolerances),
             "tests": [t.to_dict() for t in self.tests],
             "explanation": self.explain(),
         }
@@ -258,7 +269,7 @@ def check_split(
     alpha: float = DEFAULT_ALPHA,
     beta: float = DEFAULT_BETA,
     delta: float = DEFAULT_DELTA,
-    max_requests: int = DEFAULT_MAX_REQUESTS,
+    max_requests: int | None = None,
     on_progress: ProgressCallback | None = None,
     progress_every: int = DEFAULT_PROGRESS_EVERY,
     allow_none: bool = False,
@@ -269,13 +280,17 @@ def check_split(
     Fails at once on a label without a positive weight (or a page without a label, unless
     ``allow_none``: such pages are then counted but left out of the shares). Otherwise runs the
     one-sided SPRTs of :func:`meshrelease.verdict.sprt.plan_split` until all accept (pass) or one rejects
-    (fail). Guarantees: a correct mesh fails with probability ``<= alpha``; a share off by ``>= delta``
-    passes with probability ``<= beta_fraction * beta``. With a single positive weight this is
+    (fail). Guarantees: a correct mesh fails with probability ``<= alpha``; a share ``p0_i`` off by
+    ``delta_i = min(delta, p0_i / 2, (1 - p0_i) / 2)`` or more passes with probability
+    ``<= beta_fraction * beta``; a version with a positive weight that never answers fails (after
+    ``plan.starved[label]`` pages at most). ``max_requests`` defaults to the plan's cap, which a correct
+    mesh reaches with probability ``<= alpha``; a smaller one may end a correct check "undecided". With
+    blank pages allowed they count against the cap. With a single positive weight this is
     :func:`check_version`. ``on_progress(counts, requests)`` is called every ``progress_every`` pages
     and once at the end.
     """
     expected = normalise_weights(weights)
-    _check_options(alpha, beta, delta, max_requests, progress_every)
+    _check_options(alpha, beta, delta, 1 if max_requests is None else max_requests, progress_every)
     if not 0.0 < beta_fraction <= 1.0:
         raise UserInputError(f"must be in (0, 1], got {beta_fraction!r}", field="beta_fraction")
     positive = [label for label, share in expected.items() if share > 0.0]
@@ -283,18 +298,19 @@ def check_split(
         "alpha": alpha,
         "beta": beta,
         "delta": delta,
-        "max_requests": max_requests,
         "on_progress": on_progress,
         "progress_every": progress_every,
         "allow_none": allow_none,
     }
     if len(positive) == 1:
-        return _run_single(sample, positive[0], expected, "split", **options)
+        cap = DEFAULT_MAX_REQUESTS if max_requests is None else max_requests
+        return _run_single(sample, positive[0], expected, "split", max_requests=cap, **options)
     try:
         plan = plan_split(expected, alpha=alpha, beta=beta, delta=delta, beta_fraction=beta_fraction)
     except ValueError as err:
         raise UserInputError(str(err), field="delta") from err
-    return _SplitRun(sample, plan, positive, **options).run()
+    cap = plan.max_pages if max_requests is None else max_requests
+    return _SplitRun(sample, plan, positive, max_requests=cap, **options).run()
 
 
 # --- internals ----------------------------------------------------------------------------------------
@@ -451,7 +467,7 @@ class _LiveTest:
         self.decided_at: int | None = None
         self.llr = 0.0
         self.due = max(1, test.misses_until_due(0))
-        # The bound misses drive the ratio towards, and 1/miss (-0.0 when miss is -inf).
+        # The bound misses drive the ratio towards, and 1/miss.
         self.bound = test.log_accept if test.miss < 0 else test.log_reject
         self.inv_miss = 1.0 / test.miss
 
@@ -603,13 +619,15 @@ class _SplitRun:
                 f"{t.label} share {_share(h / n)} ({h}/{n}) is {t.side} {_share(t.p0)}{complement}: "
                 f"an SPRT rejected {_share(t.p0)} in favour of {_share(t.p1)} (α={self.alpha:g})"
             )
+            silent = [label for i, label in enumerate(self.labels) if self.hits[i] == 0]
+            if silent:
+                reason += f"; {', '.join(silent)} never answered in {n} pages despite a positive weight"
         elif decision == "pass":
             observed = ", ".join(f"{label} {_share(self.hits[i] / n)}" for i, label in enumerate(self.labels))
             wanted = "/".join(_share(expected[label]) for label in self.labels)
             reason = (
                 f"{observed} match {wanted} after {n} pages: every one-sided SPRT accepted its expected "
-                f"share against ±{_share(self.delta)} (each at β'={self.plan.beta_accept:.1g} "
-                f"<= β={self.beta:g})"
+                f"share against its tolerance (each at β'={self.plan.beta_accept:.1g} <= β={self.beta:g})"
             )
         else:
             still = "; ".join(
@@ -617,8 +635,9 @@ class _SplitRun:
             )
             reason = (
                 f"max_requests={self.max_requests} reached with no decision ({n} pages showed an expected "
-                f"label); still open: {still}. A share between its expected value and "
-                f"±{_share(self.delta)} can take long to decide: raise max_requests, or check the weights"
+                f"label); still open: {still}. A share between its expected value and its tolerance can take "
+                f"long to decide (a correct mesh reaches the plan's cap of {self.plan.max_pages} with probability "
+                f"<= {self.alpha:g}): check the weights, or raise max_requests"
             )
         return VerdictResult(
             "split",
@@ -632,6 +651,7 @@ class _SplitRun:
             self.delta,
             self.max_requests,
             outcomes,
+            dict(self.plan.tolerances),
         )
 
 

@@ -31,12 +31,15 @@ class SplitCharacteristics:
 
 
 def split_characteristics(
-    plan: SplitPlan, true_share: float, *, max_pages: int = 5000, prune: float = 1e-16
+    plan: SplitPlan, true_share: float, *, max_pages: int | None = None, prune: float = 1e-16
 ) -> SplitCharacteristics:
     """Exact outcome probabilities of the two-label ``plan`` when the tested label has share ``true_share``.
 
-    Every page shows an expected label (no pages without one). Runs in about a second for the defaults.
+    Every page shows an expected label (no pages without one). ``max_pages`` defaults to the plan's cap.
+    Runs in about a second for 50/50 at the defaults, half a minute for 99/1.
     """
+    if max_pages is None:
+        max_pages = plan.max_pages
     labels = {t.label for t in plan.tests}
     if len(labels) != 1 or sum(1 for share in plan.expected.values() if share > 0) != 2:
         raise ValueError("exact characteristics are computed for two-label splits only")

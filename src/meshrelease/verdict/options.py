@@ -14,8 +14,10 @@ DEFAULT_DELTA = 0.10
 
 @dataclass(frozen=True)
 class VerdictOptions:
-    """``alpha``: the most a correct mesh may fail a split check; ``beta``: the most a share off by ``delta``
-    (or a leak of ``delta`` to another version) may pass; ``delta``: the smallest error that must be caught."""
+    """``alpha``: the most a correct mesh may fail a split check; ``beta``: the most a share off by its
+    tolerance (or a leak of ``delta`` to another version) may pass; ``delta``: the largest tolerance -- a
+    share ``p`` of a split is checked at ``+/- min(delta, p / 2, (1 - p) / 2)``, a single version against a
+    leak of ``delta`` (``docs/verdicts.md``). A scenario's ``delta:`` overrides it per expectation."""
 
     alpha: float = DEFAULT_ALPHA
     beta: float = DEFAULT_BETA

@@ -1,4 +1,5 @@
-"""The statistics behind :mod:`meshrelease.verdict.checks`: sample sizes and one-sided SPRTs on label shares.
+"""The statistics behind :mod:`meshrelease.verdict.checks`: tolerances, sample sizes, one-sided SPRTs on label
+shares, and the request cap. ``docs/verdicts.md`` explains the same in prose.
 
 Model
 -----
@@ -17,10 +18,43 @@ in a row happen with probability ``(1 - eps)**n <= (1 - delta)**n``. The smalles
 ``(1 - delta)**n <= beta`` therefore catches every leak of at least ``delta`` with probability
 ``>= 1 - beta``: ``n = 66`` for ``delta = 0.10, beta = 1e-3`` (0.9**66 = 9.5e-4).
 
+The tolerance of a share (``share_tolerance``)
+----------------------------------------------
+A split checks every expected share ``p0_i`` against ``p0_i - delta_i`` and ``p0_i + delta_i`` with::
+
+    delta_i = min(delta, p0_i / 2, (1 - p0_i) / 2)
+
+- ``delta`` alone (absolute) says nothing about small shares: at ``delta = 0.10`` a 5 % canary "within
+  10 points" may get no traffic at all, and the check of 95/5 passed a mesh sending everything to the
+  95 % version. Real progressive delivery steps 1 %, 5 %, 10 %, 20 %; those steps must be judged.
+- ``p0_i / 2``: a share is caught when it is off by half of itself (a 5 % canary at 2.5 % or 7.5 %, a
+  1 % canary at 0.5 % or 1.5 %). A share of 0 is then off by twice the tolerance, so a starved version
+  fails (below). Why not tighter: for a small share the variance of one page is about ``p0_i``, so the
+  pages needed grow like ``p0_i / delta_i**2``, i.e. like ``1 / (r**2 p0_i)`` for a relative tolerance
+  ``r``: a 1 % canary already needs 8 300 pages on average at ``r = 1/2``, and three to four times that
+  at ``r = 1/4``. Why not looser: at ``r = 1`` the lower alternative is 0, which one page of the canary
+  rules out, so a canary getting a tenth of its weight would pass. Half tells "gets its traffic" from
+  "gets a fraction of it" at every step a rollout takes, at a cost that stays proportional to
+  ``1 / p0_i`` -- the order of pages needed to see the canary at all.
+- ``(1 - p0_i) / 2``: each one-sided test looks at one Bernoulli, "the page shows ``i``" against "it shows
+  something else", and "something else" is a share too. The rule must not depend on which outcome is
+  called the label: with two labels the test of v1 at 95 % *is* the test of v3 at 5 %, so both are
+  checked at +/-2.5 points whichever is tested, and a 95 % share is caught at 97.5 % -- the canary at
+  2.5 %. For three or more labels this bound rarely binds (a large share's tolerance then follows the
+  rest of the traffic as a whole).
+
+Both sides are always tested: with ``delta_i <= p0_i / 2`` and ``delta_i <= (1 - p0_i) / 2`` the
+alternatives lie in ``[p0_i / 2, (1 + p0_i) / 2]``, strictly inside (0, 1), so neither deviation is ever
+impossible. The upper side of a small share is tested at the same tolerance as the lower: a canary given
+1.5 times its weight exposes half as many users again as the step allows. It is the costlier side (for
+5 % the Kullback-Leibler divergence to 7.5 % is half that to 2.5 %, so it needs about twice the pages)
+and it sets the length of the check; see the expected lengths below. With the default ``delta = 0.10``
+shares from 20 % to 80 % keep the absolute +/-10 points.
+
 A split (``plan_split``)
 ------------------------
 For a tested label ``i`` let ``h`` be how many of the first ``n`` (version-showing) pages showed it.
-For a side ``s`` (above: ``p1 = p0_i + delta``; below: ``p1 = p0_i - delta``) the one-sided SPRT of
+For a side ``s`` (above: ``p1 = p0_i + delta_i``; below: ``p1 = p0_i - delta_i``) the one-sided SPRT of
 ``H0: p_i = p0_i`` against ``H1: p_i = p1`` tracks the log likelihood ratio::
 
     llr(n) = h * ln(p1 / p0_i) + (n - h) * ln((1 - p1) / (1 - p0_i))
@@ -34,22 +68,40 @@ False failure <= alpha. Under ``p = p0`` each ``exp(llr(n))`` is a non-negative 
 by Ville's inequality ``P(exists n: llr(n) >= ln(K / alpha)) <= alpha / K``, whatever the stopping rule
 (freezing, other tests, the request cap). A union bound over the ``K`` tests gives ``<= alpha``.
 
-Miss <= beta_accept <= beta. Say label ``i``'s true share is ``p >= p0_i + delta`` (below is symmetric).
+Miss <= beta_accept <= beta. Say label ``i``'s true share is ``p >= p0_i + delta_i`` (below is symmetric).
 Passing needs the "above" test of ``i`` to accept. At ``p = p1`` the process ``exp(-llr(n))`` is a
 non-negative mean-1 martingale, so ``P(exists n: llr(n) <= ln(beta_accept)) <= beta_accept`` (Ville
 again). For ``p > p1``, draw both streams from the same uniforms: every page that shows ``i`` under ``p1``
 shows it under ``p``, and llr increases with ``h``, so the ``p`` path lies above the ``p1`` path at every
 ``n``; if the ``p`` path reaches the accept bound before the reject bound, the ``p1`` path reached it no
 later and never touched the reject bound first. Hence the miss probability is at most
-``beta_accept`` for every share off by ``delta`` or more, in either direction. The request cap ends
+``beta_accept`` for every share off by ``delta_i`` or more, in either direction. The request cap ends
 in "undecided", never "pass", so it only lowers the miss rate.
 
-Which tests run. With two labels the shares are complementary (``h_b = n - h_a``): the "above" test of
-one label *is* the "below" test of the other, so only the first label is tested and ``K <= 2`` (no
-double-counted alpha). With three or more labels every label is tested on both sides (a label could be
-off by ``delta`` while all others are within it), ``K <= 2k``. A side is skipped only when ``p1`` falls
-outside ``[0, 1]``, i.e. when a deviation of ``delta`` in that direction is impossible; ``p1`` exactly 0
-or 1 is kept (one observation of the other kind then accepts that side at once).
+Which tests run. With two labels the shares are complementary (``h_b = n - h_a``) and so are their
+tolerances (``delta_a = delta_b``): the "above" test of one label *is* the "below" test of the other, so
+only the first label is tested and ``K = 2`` (no double-counted alpha). With three or more labels every
+label is tested on both sides (a label could be off by ``delta_i`` while all others are within theirs),
+``K = 2k``.
+
+A starved version fails (``starved_pages``). If label ``i`` never shows, every labelled page is a miss
+for it, and its "below" test (for two labels: the other label's "above" test) gains
+``ln((1 - p0_i + delta_i) / (1 - p0_i)) > 0`` per page, deterministically, until it rejects. So a version
+with a positive weight that gets no traffic fails -- never passes, never runs into the cap -- after
+exactly ``ceil(ln(K / alpha) / ln((1 - p0_i + delta_i) / (1 - p0_i)))`` labelled pages at most (another
+test may reject earlier): 559 for 95/5, 2 881 for 99/1, 341 for 92/8 at the defaults.
+
+The request cap (``plan_cap``)
+------------------------------
+A share between ``p0_i`` and ``p0_i +/- delta_i`` can keep a test open for long, so the check has a cap
+at which it ends "undecided" (never "pass"). The cap follows the plan: a test still open after ``N``
+pages has ``ln(beta_accept) < llr(N) < ln(K / alpha)``, a band of ``h`` values whose probability under
+``p0`` is an exact binomial sum. The cap is the smallest ``N`` (found by bisection) at which the sum of
+those probabilities over the tests is at most ``alpha`` -- so a correct mesh runs into the cap with
+probability ``<= alpha``, on top of failing with probability ``<= alpha`` -- and at least the starvation
+length above. At the defaults it is 3 058 pages for 50/50 (mean length 497), 11 113 for 95/5 (mean
+1 586) and 58 353 for 99/1 (mean 8 318). A correct or clearly wrong mesh stops long before it; only a share
+inside the indifference zone (off by less than its tolerance) can take that long.
 
 Why ``beta_fraction`` (default 0.7). Wald's bound is nearly tight for these small-step walks: with
 ``beta_accept = beta`` the real miss rate at exactly ``delta`` off is about ``0.91 beta`` (exact
@@ -63,20 +115,31 @@ procedure reaches a mean of 500 below about 4.8e-4; the SPRT pair is within 3 % 
 
 Expected length. Under ``p0`` a side accepts after about ``ln(1 / beta_accept) / KL(p0 || p1)``
 observations (``KL`` the Bernoulli Kullback-Leibler divergence; 0.0204 for 0.5 vs 0.6) and the split
-waits for its slowest side, which adds about 40 % for 50/50 (356 -> 497).
+waits for its slowest side, which adds about 40 % for 50/50 (356 -> 497). For a small share the upper
+side is the slow one: 1 435 pages for 5 % against 7.5 %, 7 583 for 1 % against 1.5 %.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 Side = Literal["above", "below"]
 
-# Shares are normalised floats: an alternative within this distance of 0 or 1 *is* 0 or 1
-# (0.9 + 0.1 must not be skipped as "above 1").
-_EDGE_TOLERANCE = 1e-9
+# The cap search gives up beyond this many pages: a tolerance that needs more is not a usable check.
+MAX_CAP = 100_000_000
+
+
+def share_tolerance(share: float, delta: float) -> float:
+    """``min(delta, share / 2, (1 - share) / 2)``: how far the normalised ``share`` may be off before a split
+    check must catch it (see the module docstring for why). ``share_tolerance(0.05, 0.10) == 0.025``."""
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"a tested share must be in (0, 1), got {share!r}")
+    if not 0.0 < delta < 1.0:
+        raise ValueError(f"delta must be in (0, 1), got {delta!r}")
+    return min(delta, share / 2.0, (1.0 - share) / 2.0)
 
 
 def required_samples_single(delta: float, beta: float) -> int:
@@ -103,7 +166,7 @@ class ShareSprt:
     """One one-sided Wald SPRT on the share of ``label``: ``H0: p = p0`` against ``H1: p = p1``.
 
     ``hit`` and ``miss`` are the log-likelihood-ratio increments for an observation that shows / does
-    not show ``label`` (``-inf`` when ``p1`` is 0 or 1 and such an observation rules ``H1`` out).
+    not show ``label`` (``p1`` is strictly inside (0, 1), so both are finite and of opposite signs).
     The test rejects ``H0`` when the log ratio reaches ``log_reject`` and accepts it when the ratio
     falls to ``log_accept``.
     """
@@ -142,18 +205,27 @@ class ShareSprt:
         the test cannot decide before this many misses in total. Returned one early on purpose: float
         rounding must never make the caller look too late; it re-checks with :meth:`decide`.
         """
-        if self.miss == -math.inf:
-            return 1  # p1 == 1: the first miss accepts
         bound = self.log_accept if self.miss < 0 else self.log_reject
         base = hits * self.hit if hits else 0.0
-        if math.isinf(base):
-            return 0  # p1 == 0 and the label was seen: already decided
         return max(0, math.ceil((bound - base) / self.miss) - 1)
+
+    def open_probability(self, n: int, share: float) -> float:
+        """An upper bound on the chance that this test is still open after ``n`` pages when the label's true
+        share is ``share``: the exact binomial mass of the ``h`` with ``log_accept < llr < log_reject``."""
+        slope = self.hit - self.miss  # llr(n, h) = n * miss + h * slope
+        ends = sorted(((self.log_accept - n * self.miss) / slope, (self.log_reject - n * self.miss) / slope))
+        # One h either side of the open band on purpose: a rounding of llr must not shrink the band.
+        return _binomial_mass(n, share, max(0, math.floor(ends[0])), min(n, math.ceil(ends[1])))
 
 
 @dataclass(frozen=True)
 class SplitPlan:
-    """The one-sided tests a split check runs (see the module docstring for why these)."""
+    """The one-sided tests a split check runs (see the module docstring for why these).
+
+    ``tolerances`` holds ``delta_i`` for every label with a positive share (tested or not), ``starved`` the
+    pages after which the check has failed if that label never shows (:func:`starved_pages`), and
+    ``max_pages`` the cap: :func:`plan_cap`, and never below a ``starved`` figure.
+    """
 
     expected: dict[str, float]
     tests: tuple[ShareSprt, ...]
@@ -161,21 +233,12 @@ class SplitPlan:
     beta: float
     beta_accept: float
     delta: float
+    tolerances: dict[str, float]
+    starved: dict[str, int]
+    max_pages: int
 
 
 _SIDES: tuple[Side, Side] = ("above", "below")
-
-
-def _alternative(p0: float, side: Side, delta: float) -> float | None:
-    """``p0 +/- delta``, snapped to 0 or 1 at the edge; None when that deviation is impossible."""
-    p1 = p0 + delta if side == "above" else p0 - delta
-    if p1 > 1.0 + _EDGE_TOLERANCE or p1 < -_EDGE_TOLERANCE:
-        return None
-    if p1 >= 1.0 - _EDGE_TOLERANCE:
-        return 1.0
-    if p1 <= _EDGE_TOLERANCE:
-        return 0.0
-    return p1
 
 
 def plan_split(
@@ -183,35 +246,123 @@ def plan_split(
 ) -> SplitPlan:
     """The tests for a split with normalised shares ``expected`` (at least two positive shares).
 
-    Labels with share 0 are not tested: observing one fails the check outright. Raises ``ValueError``
-    when ``delta`` is so large that no share could move by it.
+    Labels with share 0 are not tested: observing one fails the check outright. Raises ``ValueError`` when
+    the tolerance is so small that the check would need more than :data:`MAX_CAP` pages.
     """
     positive = [(label, p) for label, p in expected.items() if p > 0.0]
     if len(positive) < 2:
         raise ValueError("a split needs at least two labels with a positive share")
+    tolerances = {label: share_tolerance(p, delta) for label, p in positive}
     tested = positive[:1] if len(positive) == 2 else positive
-    sides = [
-        (label, p0, side, p1)
-        for label, p0 in tested
-        for side in _SIDES
-        if (p1 := _alternative(p0, side, delta)) is not None
-    ]
-    if not sides:
-        raise ValueError(f"delta={delta:g} is larger than any share could move; use a smaller delta")
+    sides = [(label, p0, side) for label, p0 in tested for side in _SIDES]
     log_reject = math.log(len(sides) / alpha)
     beta_accept = beta_fraction * beta
     log_accept = math.log(beta_accept)
-    tests = tuple(
-        ShareSprt(
-            label=label,
-            side=side,
-            p0=p0,
-            p1=p1,
-            hit=math.log(p1 / p0) if p1 > 0.0 else -math.inf,
-            miss=math.log((1.0 - p1) / (1.0 - p0)) if p1 < 1.0 else -math.inf,
-            log_reject=log_reject,
-            log_accept=log_accept,
+    tests = []
+    for label, p0, side in sides:
+        p1 = p0 + tolerances[label] if side == "above" else p0 - tolerances[label]
+        tests.append(
+            ShareSprt(
+                label=label,
+                side=side,
+                p0=p0,
+                p1=p1,
+                hit=math.log(p1 / p0),
+                miss=math.log((1.0 - p1) / (1.0 - p0)),
+                log_reject=log_reject,
+                log_accept=log_accept,
+            )
         )
-        for label, p0, side, p1 in sides
-    )
-    return SplitPlan(dict(expected), tests, alpha, beta, beta_accept, delta)
+    starved = starved_pages(tests, [label for label, _ in positive])
+    cap = max(plan_cap(tests, budget=alpha), *starved.values())
+    return SplitPlan(dict(expected), tuple(tests), alpha, beta, beta_accept, delta, tolerances, starved, cap)
+
+
+def starved_pages(tests: Sequence[ShareSprt], labels: Sequence[str]) -> dict[str, int]:
+    """For each of ``labels`` (the positive ones of a plan): the labelled pages after which the split has
+    failed if that label never shows, however the other pages fall (see the module docstring).
+
+    A label's "below" test then sees only misses, which raise its ratio by ``miss > 0`` a page. With two
+    labels only the first is tested; the second never showing means every page is a hit for the first
+    label's "above" test (``hit > 0``).
+    """
+    out: dict[str, int] = {}
+    for label in labels:
+        below = next((t for t in tests if t.label == label and t.side == "below"), None)
+        if below is not None:
+            out[label] = _run_to_reject(below, hits=False)
+        else:
+            out[label] = _run_to_reject(next(t for t in tests if t.side == "above"), hits=True)
+    return out
+
+
+def _run_to_reject(test: ShareSprt, *, hits: bool) -> int:
+    """Pages in a row, all hits or all misses, after which ``test`` rejects (that step must be > 0)."""
+    step = test.hit if hits else test.miss
+
+    def llr(n: int) -> float:
+        return test.llr(n, 0) if hits else test.llr(0, n)
+
+    n = max(1, math.ceil(test.log_reject / step))
+    while n > 1 and llr(n - 1) >= test.log_reject:  # float rounding either way
+        n -= 1
+    while llr(n) < test.log_reject:
+        n += 1
+    return n
+
+
+def plan_cap(tests: Sequence[ShareSprt], *, budget: float) -> int:
+    """A page count ``N`` at which a correct mesh (every share at its ``p0``) still has an open test with
+    probability ``<= budget`` (the sum of :meth:`ShareSprt.open_probability` over ``tests``). The
+    smallest such ``N`` up to the bisection's granularity of one page; ``ValueError`` above :data:`MAX_CAP`.
+    """
+
+    def open_mass(n: int) -> float:
+        return math.fsum(t.open_probability(n, t.p0) for t in tests)
+
+    high = 64
+    while open_mass(high) > budget:
+        high *= 2
+        if high > MAX_CAP:
+            raise ValueError(
+                f"the tolerance is so small that a check would need more than {MAX_CAP} pages; use a larger delta"
+            )
+    low = high // 2  # open_mass(low) > budget, or low is below any sensible cap
+    while high - low > 1:
+        middle = (low + high) // 2
+        if open_mass(middle) <= budget:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _binomial_mass(n: int, p: float, first: int, last: int) -> float:
+    """An upper bound on ``P(first <= Binomial(n, p) <= last)``, tight to about 1e-15 relative.
+
+    Summed exactly term by term outward from the band's largest term; the terms fall monotonically away
+    from it (the binomial is unimodal), so once one is below 1e-18 of the largest, the rest of that side is
+    bounded by their count times that term and added as such.
+    """
+    if first > last:
+        return 0.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    log_n = math.lgamma(n + 1)
+
+    def log_pmf(k: int) -> float:
+        return log_n - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_p + (n - k) * log_q
+
+    mode = min(max(math.floor((n + 1) * p), first), last)  # the band's largest term
+    peak = log_pmf(mode)
+    terms = [1.0]
+    for step in (-1, 1):
+        k = mode + step
+        while first <= k <= last:
+            ratio = math.exp(log_pmf(k) - peak)
+            if ratio < 1e-18:
+                remaining = (k - first + 1) if step < 0 else (last - k + 1)
+                terms.append(remaining * ratio)
+                break
+            terms.append(ratio)
+            k += step
+    return math.exp(peak) * math.fsum(terms)
