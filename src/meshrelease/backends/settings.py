@@ -117,7 +117,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--delta",
-        "smallest share error that must be caught",
+        "tolerance: a share p is checked at ±min(DELTA, p/2, (1-p)/2); a single version at a leak of DELTA",
         "verdict",
         type="float",
         default=DEFAULT_DELTA,
