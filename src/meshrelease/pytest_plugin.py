@@ -33,7 +33,6 @@ import pytest
 
 from meshrelease.backends.base import Backend, BackendInfo, LazyBackend
 from meshrelease.backends.settings import GROUP_TITLES, Settings, add_options, build_settings, options_in
-from meshrelease.bookinfo.client import BookinfoClient
 from meshrelease.engine.results import RunOptions, RunResults, StepRecord, StepResult, now_iso
 from meshrelease.errors import MeshReleaseError
 from meshrelease.report.render import write_reports
@@ -41,6 +40,7 @@ from meshrelease.scenario.loader import load_scenario
 from meshrelease.scenario.model import Scenario, Step
 
 if TYPE_CHECKING:
+    from meshrelease.bookinfo.client import BookinfoClient
     from meshrelease.engine.runner import StepRunner
 
 SCENARIO_MARKER = "scenario: a release-scenario step collected from a scenario.yaml"
@@ -140,6 +140,8 @@ def bookinfo_client(meshrelease_backend: Backend) -> Iterator[Callable[..., Book
     """``bookinfo_client(user=None)``: a client of the mesh's productpage (through the ingress gateway),
     signed in as ``user`` when given. Every call gives a new client (its own cookie jar); all are closed after
     the test."""
+    from meshrelease.bookinfo.client import BookinfoClient
+
     made: list[BookinfoClient] = []
 
     def make(user: str | None = None) -> BookinfoClient:
