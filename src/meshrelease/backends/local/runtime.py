@@ -1,0 +1,158 @@
+"""The running processes of the local mesh: run directory, ports, ingress-gateway Envoy, workload host, pods.
+
+:class:`MeshRuntime` starts the gateway and the workload host, keeps the set of running pods equal to what the
+stored Deployments ask for (:meth:`MeshRuntime.reconcile_pods`), and on :meth:`MeshRuntime.close` stops every
+process it started and removes the run directory. Every process is a child of the harness, started with the
+Linux parent-death signal (:mod:`meshrelease.backends.local.dataplane.envoy`), and is reaped on close.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from meshrelease.backends.local.dataplane.envoy import EnvoyProcess, wait_all_ready
+from meshrelease.backends.local.dataplane.envoy_binary import EnvoyBinary, find_envoy
+from meshrelease.backends.local.dataplane.pods import POD_NAME_ALPHABET, plan_pods
+from meshrelease.backends.local.dataplane.ports import PortAllocator
+from meshrelease.backends.local.model import ProxySpec, StoredObject
+from meshrelease.backends.local.pod_processes import PodLauncher, PodRuntime, ensure_bind_ports
+from meshrelease.backends.local.translate import translator as translate
+from meshrelease.errors import MeshReleaseError
+
+if TYPE_CHECKING:
+    from meshrelease.backends.local.mesh import LocalMeshOptions
+    from meshrelease.bookinfo.workloads import WorkloadHostProcess
+
+GATEWAY_LABELS = {"istio": "ingressgateway", "app": "istio-ingressgateway"}
+GATEWAY_NAMESPACE = "istio-system"
+INGRESS_PORT = 8080  # the resolved gateway port Bookinfo's Gateway uses; --port binds it
+
+
+class MeshRuntime:
+    """The mesh's processes and ports. Not thread-safe: the mesh facade serialises calls with its lock."""
+
+    def __init__(self, options: LocalMeshOptions, rng: random.Random) -> None:
+        self.options = options
+        self._rng = rng
+        self.ports = PortAllocator()
+        self.pods: dict[str, PodRuntime] = {}
+        self.gateway: EnvoyProcess | None = None
+        self.host: WorkloadHostProcess | None = None
+        self.envoy: EnvoyBinary | None = None
+        self.ingress_port: int | None = None
+        self._gateway_spec: ProxySpec | None = None
+        self._run_root: Path | None = None
+        self._launcher: PodLauncher | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        if self._run_root is None:
+            raise MeshReleaseError("the local mesh is not started")
+        return self._run_root
+
+    @property
+    def ingress_url(self) -> str:
+        if self.ingress_port is None:
+            raise MeshReleaseError("the local mesh is not started; call start() first")
+        return f"http://127.0.0.1:{self.ingress_port}"
+
+    def start(self) -> None:
+        """Create the run directory, bind the ingress port, start the workload host and the gateway Envoy (ready
+        when this returns). On failure the caller closes the runtime, which stops what was started."""
+        options = self.options
+        self.envoy = find_envoy(options.envoy_bin)
+        base = options.run_dir
+        if base is not None:
+            base.mkdir(parents=True, exist_ok=True)
+        self._run_root = Path(tempfile.mkdtemp(prefix="meshrelease-", dir=base))
+        (self._run_root / "logs").mkdir()
+        if options.port:  # None or 0: any free port
+            self.ingress_port = self.ports.reserve(options.port, what="the ingress gateway")
+        else:
+            self.ingress_port = self.ports.allocate()
+        # Imported here: the workloads package pulls in aiohttp, which the parent only needs for the host client.
+        from meshrelease.bookinfo.workloads import WorkloadHostProcess
+
+        self.host = WorkloadHostProcess(log_path=self._run_root / "logs" / "workloads.log")
+        self._launcher = PodLauncher(
+            envoy_path=self.envoy.path,
+            run_dir=self._run_root,
+            ports=self.ports,
+            host=self.host,
+            log_level=options.envoy_log_level,
+            start_timeout=options.start_timeout,
+        )
+        self._gateway_spec = ProxySpec(
+            id=f"istio-ingressgateway-{self._pod_suffix()}.{GATEWAY_NAMESPACE}",
+            kind="gateway",
+            namespace=GATEWAY_NAMESPACE,
+            labels=dict(GATEWAY_LABELS),
+            bind_ports={},
+            xds_dir=str(self._run_root / "proxies" / "gateway" / "xds"),
+            access_log_path=str(self._run_root / "logs" / "istio-ingressgateway.access.log"),
+            pod="istio-ingressgateway",
+        )
+        self.gateway = EnvoyProcess(
+            self.envoy.path,
+            self._gateway_spec,
+            self._run_root / "proxies" / "gateway",
+            log_level=options.envoy_log_level,
+        )
+        self.gateway.start()
+        wait_all_ready([self.gateway], options.start_timeout)
+
+    def _pod_suffix(self) -> str:
+        """A Kubernetes-style ``<template hash>-<pod hash>`` for the gateway pod (random; it has no template)."""
+        rs = "".join(self._rng.choice(POD_NAME_ALPHABET) for _ in range(10))
+        return rs + "-" + "".join(self._rng.choice(POD_NAME_ALPHABET) for _ in range(5))
+
+    def proxies(self) -> list[EnvoyProcess]:
+        """Every running Envoy: the sidecars, then the gateway."""
+        procs = [p.sidecar for p in self.pods.values()]
+        if self.gateway is not None:
+            procs.append(self.gateway)
+        return procs
+
+    def reconcile_pods(self, objects: list[StoredObject]) -> list[PodRuntime]:
+        """Start the pods the Deployments in ``objects`` ask for and give every proxy its listener ports. Pods
+        no Deployment asks for leave :attr:`pods` but keep running: the caller stops them with
+        :meth:`stop_pods` once the proxies were told they are gone. Returns them."""
+        assert self._launcher is not None
+        plans = {p.name: p for p in plan_pods(objects, workloads=self.options.workloads, ui_override=self.options.ui)}
+        http_ports = translate.http_service_ports(objects)
+        added = [plans[n] for n in plans if n not in self.pods]
+        removed = [self.pods[n] for n in self.pods if n not in plans]
+        if added:
+            for r in self._launcher.start(added, http_ports):
+                self.pods[r.plan.name] = r
+        for pod in self.pods.values():
+            ensure_bind_ports(self.ports, pod.proxy, http_ports)
+        gateway = self._gateway_spec
+        assert gateway is not None and self.ingress_port is not None
+        gw_ports = translate.gateway_listener_ports(objects, gateway, self.options.translate_options)
+        ensure_bind_ports(self.ports, gateway, gw_ports, fixed={INGRESS_PORT: self.ingress_port})
+        for pod in removed:
+            del self.pods[pod.plan.name]
+        return removed
+
+    def stop_pods(self, pods: Sequence[PodRuntime]) -> None:
+        for pod in pods:
+            assert self._launcher is not None  # pods exist only once started
+            self._launcher.stop(pod)
+
+    def close(self) -> None:
+        """Stop every pod, the gateway and the workload host (each reaped); remove the run directory unless
+        the options keep it."""
+        self.stop_pods(list(self.pods.values()))
+        self.pods.clear()
+        if self.gateway is not None:
+            self.gateway.stop()
+        if self.host is not None:
+            self.host.close()
+        if self._run_root is not None and not self.options.keep_run_dir:
+            shutil.rmtree(self._run_root, ignore_errors=True)
