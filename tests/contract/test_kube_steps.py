@@ -179,7 +179,9 @@ def test_wait_synced_waits_until_proxy_status_shows_the_push_acknowledged(mesh: 
         backend.wait_synced(0.3)
     message = str(err.value)
     assert "waiting for istioctl proxy-status to show every xDS type of the proxies SYNCED" in message
-    assert re.search(r"productpage-v1-[0-9a-f-]+\.default: Istio 1\.\d+\.\d+ on istiod-[0-9a-f-]+, CDS STALE, ", message)
+    assert re.search(
+        r"productpage-v1-[0-9a-f-]+\.default: Istio 1\.\d+\.\d+ on istiod-[0-9a-f-]+, CDS STALE, ", message
+    )
     assert "RDS STALE" in message
     with world.edit() as state:
         state["clusters"][CLUSTER]["ack_lag"] = 0

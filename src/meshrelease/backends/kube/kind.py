@@ -15,7 +15,8 @@ manager is subclassed in two private places, checked by ``tests/contract/test_ku
 Ownership is decided *before* ``kind create`` runs: from then on the cluster is this session's, so a create
 that is killed (its timeout, a pytest timeout, Ctrl-C), a readiness wait or an install that fails still ends
 in ``kind delete cluster`` at close. A ``kind create`` that fails by itself has removed its nodes already (and
-"node(s) already exist" means another owner), so it gives the cluster up. Deletion runs kind directly (an argument list), never the manager.
+"node(s) already exist" means another owner), so it gives the cluster up. Deletion runs kind directly (an
+argument list), never the manager.
 
 A cluster with the same name that already runs is adopted (``kind get kubeconfig``) and never deleted.
 ``keep`` leaves a created cluster running for the next session, which then adopts it.
