@@ -366,3 +366,49 @@ def _vs(host: str, subset: str) -> dict[str, Any]:
         "metadata": {"name": host},
         "spec": {"hosts": [host], "http": [{"route": [{"destination": {"host": host, "subset": subset}}]}]},
     }
+
+
+def test_the_pytest_kubernetes_internals_the_kind_manager_overrides_are_those_of_the_pinned_minor() -> None:
+    """kind.py subclasses two private names of pytest-kubernetes; pyproject bounds it to 0.9.x, and this test
+    fails before a release that moves them can break the session start."""
+    import inspect
+    from importlib.metadata import version
+
+    from pytest_kubernetes.providers import select_provider_manager
+
+    assert version("pytest-kubernetes").split(".")[:2] == ["0", "9"]
+    manager = select_provider_manager("kind")
+    assert list(inspect.signature(manager._exec).parameters) == ["self", "arguments", "additional_env", "timeout"]
+    assert isinstance(inspect.getattr_static(manager, "_exec_path"), property)
+    assert "cluster_timeout" in {f.name for f in __import__("dataclasses").fields(manager._cluster_options)}
+    # the public route kind.py relies on: create() probes ready(), runs kind create, then waits on ready()
+    source = inspect.getsource(manager.create)
+    assert (
+        source.index("self.ready(timeout=2)") < source.index("self._on_create(") < source.index("self.ready(timeout)")
+    )
+
+
+def test_images_stay_with_the_node_when_docker_hub_refuses_anonymous_pulls(
+    fake_world: World, bookinfo_gateway: Any
+) -> None:
+    with fake_world.edit() as state:
+        state["dockerhub_refuses_anonymous"] = True  # the node's containerd pulls anonymously
+        state["docker"]["images"] = [ISTIO_IMAGES[0]]  # the host already has one of them: not pulled again
+    backend = make_backend(fake_world, bookinfo_gateway, bookinfo_registry="docker.io/istio")
+    try:
+        backend.start()
+        pulls = [c[-1] for c in fake_world.calls("docker") if c[1] == "pull"]
+        assert pulls == [ISTIO_IMAGES[1], *bookinfo_images("docker.io/istio")]
+    finally:
+        backend.close()
+    # the same cluster pulling in the node: the first rollout that needs docker.io never completes
+    node = make_backend(fake_world, bookinfo_gateway, bookinfo_registry="docker.io/istio", image_pull="node")
+    try:
+        with pytest.raises(WaitTimeout) as err:
+            node.start()
+    finally:
+        node.close()
+    assert "deployment istio-system/istiod to roll out on the kind cluster" in str(err.value)
+    assert "exceeded its progress deadline" in str(err.value)
+    assert not [c for c in fake_world.calls("kind") if c[1] == "load"][1:]  # only the first session loaded
+    assert fake_world.state()["kind_clusters"] == {}

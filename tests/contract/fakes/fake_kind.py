@@ -63,7 +63,7 @@ def handle(state: dict[str, Any], argv: list[str]) -> str:
             state["clusters"].pop(f"kind-{name}", None)
         return ""
     if argv[:1] == ["version"]:
-        return "kind v0.33.0 go1.25.4 linux/amd64"
+        return f"kind {state.get('kind_version', 'v0.33.0')} go1.25.4 linux/amd64"
     if argv[:2] == ["load", "image-archive"]:
         name = _flag(argv, "--name") or "kind"
         if name not in state["kind_clusters"]:

@@ -129,7 +129,7 @@ class Doctor:
             self._kind_version(kind)
         kubectl = self._tool("kubectl")
         istioctl_version = self._istioctl(s.istioctl, s.istio_home, s.istio_version)
-        version = istioctl_version or s.istio_version or ""
+        version = s.istio_version or istioctl_version or ""
         pin = self._pin(version, node_image_given=bool(s.node_image))
         node_image = s.node_image or (pin.node_image if pin else "")
         kubernetes = node_image_kubernetes(node_image)
@@ -144,7 +144,7 @@ class Doctor:
         s = self.settings.cluster
         kubectl = self._tool("kubectl")
         istioctl_version = self._istioctl(s.istioctl, s.istio_home, s.istio_version)
-        version = istioctl_version or s.istio_version or ""
+        version = s.istio_version or istioctl_version or ""
         if not kubectl:
             for check in ("workloads' cluster", "Istio CRDs", f"namespace {s.namespace}"):
                 self._add(check, None, "not checked: kubectl is missing")

@@ -77,8 +77,14 @@ class Istioctl:
         return _list(self.run(["proxy-config", "clusters", proxy, "-o", "json"], timeout=timeout))
 
     def proxy_status_text(self) -> str:
-        """``istioctl proxy-status`` as a person reads it (for failure reports)."""
-        return self.run(["proxy-status"]).stdout
+        """``istioctl proxy-status --verbosity=1`` as a person reads it, per-type states included (for failure
+        reports); plain ``proxy-status`` on an istioctl older than 1.27, which has no ``--verbosity``."""
+        try:
+            return self.run(["proxy-status", "--verbosity=1"]).stdout
+        except CommandError as exc:
+            if "unknown" not in exc.stderr.lower():
+                raise
+            return self.run(["proxy-status"]).stdout
 
     def proxy_status(self) -> ProxyStatusReport:
         """Every proxy istiod knows, with its version, istiod and per-type sync state.
