@@ -134,7 +134,7 @@ def install(
     pilot_labels = {"app": "istiod", "istio": "pilot", **({"istio.io/rev": revision} if revision else {})}
     for name, image, labels in (
         (f"istiod-{revision}" if revision else "istiod", f"docker.io/istio/pilot:{version}", pilot_labels),
-        (  # with a revision, the gateway is upgraded in place to it (istio-routing.md §4.4)
+        (  # with a revision, the gateway is upgraded in place to it (docs/upgrade-check.md)
             "istio-ingressgateway",
             f"docker.io/istio/proxyv2:{version}",
             {"app": "istio-ingressgateway", "istio": "ingressgateway"},

@@ -297,8 +297,9 @@ def namespace_labels(cluster: dict[str, Any], ns: str) -> dict[str, str]:
 def injector(cluster: dict[str, Any], ns: str) -> tuple[str, str] | None:
     """(revision, Istio version) of the control plane whose webhook injects new pods of ``ns``; None: none does.
 
-    ``istio-injection=enabled`` takes precedence over ``istio.io/rev`` (istio-routing.md §4.2); a revision label
-    injects only when that revision's control plane is installed."""
+    ``istio-injection=enabled`` takes precedence over ``istio.io/rev`` (istio.io's sidecar injection docs); a
+    revision label injects only when that revision's control plane is installed; ``istioctl tag set default``
+    moves ``istio-injection=enabled`` to its revision."""
     labels = namespace_labels(cluster, ns)
     default = cluster.get("istio") or {}
     revisions = cluster.get("revisions") or {}
