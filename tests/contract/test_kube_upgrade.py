@@ -684,6 +684,12 @@ def test_upgrade_check_by_revision_end_to_end_with_the_fakes(fake_world: World, 
     disruption = json.loads((reports / "disruption.json").read_text())
     assert disruption["step"] == "destination-rules" and disruption["requests"] > 0 and disruption["failed"] == 0
     assert (reports / "compare.md").is_file()
+    everything = fake_world.calls()
+    # TO's images were pulled on the host and loaded into the node before the upgrade began
+    pulled = [c[-1] for c in everything if c[:2] == ["docker", "pull"]]
+    assert f"docker.io/istio/pilot:{TO}" in pulled and f"docker.io/istio/proxyv2:{TO}" in pulled
+    loads = [i for i, c in enumerate(everything) if c[:3] == ["kind", "load", "image-archive"]]
+    assert len(loads) == 2 and loads[1] < first(everything, f"istioctl-{TO}", "precheck")
     calls = tool_calls(fake_world)
     # the FROM run, the upgrade, then the TO run, in that order
     precheck = first(calls, f"istioctl-{TO}", "precheck")

@@ -202,6 +202,16 @@ class KindBackend(SessionBackend):
 
     # -- helpers ------------------------------------------------------------------------------------------
 
+    def load_images(self, images: list[str]) -> None:
+        """Pull ``images`` on the host and load them into the started cluster's node (e.g. the images of the
+        Istio release an upgrade installs next); nothing with ``--kind-image-pull node``."""
+        cluster, tools = self.cluster, self.tools
+        if cluster is None or tools is None or not cluster.up_done:
+            raise MeshReleaseError("the kind backend is not started", hint="call start() first")
+        if self.settings.image_pull == "host":
+            workdir = Path(tempfile.mkdtemp(prefix="meshrelease-images-", dir=self._own_dir or None))
+            self._preload(cluster, tools, images, workdir)
+
     def _preload(self, cluster: KindCluster, tools: Tools, images: list[str], workdir: Path) -> None:
         """Pull ``images`` with the host's docker and load them into the node (see images.py)."""
         host = HostImages(self.runner, tools.docker, pull_timeout=self.settings.pull_timeout)
@@ -212,7 +222,7 @@ class KindBackend(SessionBackend):
             cluster.load_image_archive(archive, timeout=self.settings.load_timeout)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        self.preloaded = images
+        self.preloaded += images
 
     def _ensure_istio(self, istioctl: Istioctl, operator: Path, node_port: int, *, check_node_port: bool) -> None:
         kubectl = istioctl.cluster
