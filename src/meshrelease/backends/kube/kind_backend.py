@@ -215,13 +215,13 @@ class KindBackend(SessionBackend):
     def _preload(self, cluster: KindCluster, tools: Tools, images: list[str], workdir: Path) -> None:
         """Pull ``images`` with the host's docker and load them into the node (see images.py)."""
         host = HostImages(self.runner, tools.docker, pull_timeout=self.settings.pull_timeout)
-        platform = host.platform()
-        host.pull(images, platform)
-        archive = host.save(images, workdir / "images.tar", platform)
         try:
+            platform = host.platform()
+            host.pull(images, platform)
+            archive = host.save(images, workdir / "images.tar", platform)
             cluster.load_image_archive(archive, timeout=self.settings.load_timeout)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(workdir, ignore_errors=True)  # the archive: gigabytes
         self.preloaded += images
 
     def _ensure_istio(self, istioctl: Istioctl, operator: Path, node_port: int, *, check_node_port: bool) -> None:
