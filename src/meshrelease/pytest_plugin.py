@@ -14,6 +14,11 @@
   ``meshrelease_step_runner`` (session)       runs scenario steps (replaying earlier steps when needed);
   ``bookinfo_client`` (function)              ``bookinfo_client(user=None)``: a productpage client.
 
+- Timeouts: on ``kind`` and ``cluster``, pytest-timeout (when loaded) is lifted from every test that uses
+  ``meshrelease_backend`` and has no ``timeout`` marker of its own: the first of them starts the cluster
+  (minutes on a cold runner), and each phase of that start and every wait of a step has its own budget
+  (docs/real-clusters.md, "Time budgets"). A start that fails or is interrupted is recorded once by
+  :class:`~meshrelease.backends.base.LazyBackend`; later tests fail at once with its reason.
 - Each step is recorded as a :class:`~meshrelease.engine.results.StepRecord` (the runner's result, the node id
   and pytest's outcome: passed, failed, skipped, or error when its setup failed); at the end of the session
   they go to ``--report-dir`` (results.json, report.md, report.html).
@@ -157,6 +162,19 @@ def bookinfo_client(meshrelease_backend: Backend) -> Iterator[Callable[..., Book
 
 
 # ---------------------------------------------------------------------------------------------- collection
+REAL_CLUSTER_BACKENDS = ("kind", "cluster")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On kind/cluster, no pytest-timeout around the tests that use the backend (see the module docstring)."""
+    if settings_of(config).backend not in REAL_CLUSTER_BACKENDS or not config.pluginmanager.hasplugin("timeout"):
+        return
+    for item in items:
+        if "meshrelease_backend" in getattr(item, "fixturenames", ()) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(0))
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.name == "scenario.yaml":
         return ScenarioFile.from_parent(parent, path=file_path)

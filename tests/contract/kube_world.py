@@ -91,7 +91,10 @@ class World:
         stderr: str = "boom\n",
         times: int = 1,
         excludes: tuple[str, ...] = (),
+        hang: float = 0.0,
     ) -> None:
+        """Make the next ``times`` calls of ``tool`` whose argv holds every part of ``contains`` exit with
+        ``exit``/``stderr`` (``exit=-1``: then run normally), after hanging ``hang`` seconds first."""
         with self.edit() as state:
             state["failures"].append(
                 {
@@ -101,6 +104,7 @@ class World:
                     "exit": exit,
                     "stderr": stderr,
                     "times": times,
+                    "hang": hang,
                 }
             )
 

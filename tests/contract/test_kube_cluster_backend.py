@@ -82,6 +82,7 @@ def test_start_deploys_bookinfo_split_over_both_api_servers(fake_world: World) -
         assert normalized(fake_world.calls()) == [
             ["istioctl", "version", "--remote=false", "-o", "json"],
             ["kubectl", *W, "get", "namespace", "default", "-o", "json"],
+            ["kubectl", *M, "get", "namespace", "default", "-o", "json", "--ignore-not-found"],
             ["kubectl", *M, "get", "virtualservices.networking.istio.io", "-n", "default", "-o", "json"],
             ["kubectl", *W, "get", "-f", f("bookinfo-present-workloads"), "-o", "json", "--ignore-not-found"],
             ["kubectl", *M, "get", "-f", f("bookinfo-present-mesh"), "-o", "json", "--ignore-not-found"],
@@ -95,6 +96,13 @@ def test_start_deploys_bookinfo_split_over_both_api_servers(fake_world: World) -
             ["kubectl", *M, "get", "virtualservices.networking.istio.io", "-n", "default", "-o", "json"],
         ]
         assert backend.ingress_url == "http://192.0.2.10"
+        images = {
+            c["image"]
+            for d in fake_world.objects("dp", "Deployment").values()
+            for c in d["spec"]["template"]["spec"]["containers"]
+            if "bookinfo" in c["image"]
+        }  # istioctl 1.30.5: the registry of Istio 1.30's own Bookinfo sample
+        assert images == {f"registry.istio.io/release/examples-bookinfo-{d}:1.20.3" for d in DEPLOYMENTS}
         assert sorted(fake_world.objects("asm", "Gateway")) == ["default/bookinfo-gateway"]
         assert sorted(fake_world.objects("asm", "VirtualService")) == ["default/bookinfo"]
         assert sorted(fake_world.objects("dp", "Deployment")) == sorted(
@@ -162,11 +170,8 @@ def test_a_step_sends_istio_objects_to_the_mesh_and_reads_proxies_on_the_data_pl
             ["kubectl", *W, "get", "pods", "-n", "default", "-l", "app=productpage", "-o", "json"],
             ["istioctl", "proxy-config", "routes", "productpage-v1-<hash>.default", "-o", "json", *W],
             ["istioctl", "proxy-config", "clusters", "productpage-v1-<hash>.default", "-o", "json", *W],
-            [
-                "istioctl",
-                "proxy-status",
-                *W,
-            ],  # no istiod in the data plane: answered with an error, then dropped
+            # no istiod in the data plane: answered with an error, then dropped
+            ["istioctl", "proxy-status", "-o", "json", "--verbosity=1", *W],
         ]
         assert "default/reviews" in fake_world.objects("asm", "VirtualService")
         assert "default/reviews" not in fake_world.objects("dp", "VirtualService")
@@ -190,6 +195,24 @@ def test_a_step_sends_istio_objects_to_the_mesh_and_reads_proxies_on_the_data_pl
     finally:
         backend.close()
     assert "default/reviews-v4" not in fake_world.objects("dp", "ServiceAccount")
+
+
+def test_a_namespace_missing_on_the_mesh_instance_says_how_to_create_and_label_it_there(fake_world: World) -> None:
+    workload, mesh = seed_asm(fake_world)
+    with fake_world.edit() as state:  # the data plane has "shop"; the ASM instance does not
+        import kubefakes_state as fk
+
+        fk.put(state, state["clusters"]["dp"], {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+    backend = make_backend(fake_world, workload, mesh, namespace="shop", bookinfo_registry="docker.io/istio")
+    with pytest.raises(MeshReleaseError) as err:
+        backend.start()
+    backend.close()
+    message = str(err.value)
+    assert "namespace shop does not exist on the mesh's API server" in message
+    mesh_args = f"--kubeconfig {mesh} --context {MESH_CONTEXT}"
+    assert f"kubectl {mesh_args} create namespace shop" in message
+    assert f"kubectl {mesh_args} label namespace shop istio-injection=enabled" in message
+    assert not [c for c in fake_world.calls("kubectl") if "apply" in c]  # stopped before the first apply
 
 
 def test_bookinfo_that_was_already_there_is_neither_redeployed_nor_removed(fake_world: World) -> None:

@@ -1,4 +1,5 @@
-"""KindBackend against the fake tools: session start, teardown, keep-cluster, reuse of a running cluster."""
+"""KindBackend against the fake tools: session start, teardown, keep-cluster, reuse of a running cluster, images
+pulled on the host and loaded into the node, and the proxy-status forms of each pinned istioctl release."""
 
 from __future__ import annotations
 
@@ -19,11 +20,30 @@ pytestmark = pytest.mark.contract
 
 K = ["--kubeconfig", "<tmp>/session/kind/kubeconfig"]
 DEPLOYMENTS = ["details-v1", "ratings-v1", "reviews-v1", "reviews-v2", "reviews-v3", "productpage-v1"]
+VERSION = "1.30.5"
+ISTIO_IMAGES = [f"docker.io/istio/pilot:{VERSION}", f"docker.io/istio/proxyv2:{VERSION}"]
+
+
+def bookinfo_images(registry: str = "registry.istio.io/release", tag: str = "1.20.3") -> list[str]:
+    return [f"{registry}/examples-bookinfo-{d}:{tag}" for d in DEPLOYMENTS]
+
+
+def preload_calls(images: list[str], missing: list[str] | None = None) -> list[list[str]]:
+    """What pulling ``images`` on the host and loading them into the node runs (``missing``: not on the host)."""
+    calls: list[list[str]] = [["docker", "version", "--format", "{{json .}}"]]
+    for image in images:
+        calls.append(["docker", "image", "inspect", "--format", "{{.Id}}", image])
+        if missing is None or image in missing:
+            calls.append(["docker", "pull", "--platform", "linux/amd64", image])
+    archive = "<tmp>/session/images/images.tar"
+    calls.append(["docker", "save", "--platform", "linux/amd64", "-o", archive, *images])
+    calls.append(["kind", "load", "image-archive", archive, "--name", "meshrelease"])
+    return calls
 
 
 def make_backend(world: World, gateway: Any, **overrides: Any) -> KindBackend:
     values: dict[str, Any] = {
-        "istio_version": "1.30.4",
+        "istio_version": VERSION,
         "data_dir": FIXTURES,
         "kind_config": kind_config(world.root / "kind-template.yaml", gateway.port),
         "workdir": world.root / "session",
@@ -72,6 +92,8 @@ def test_session_start_runs_the_documented_sequence_and_reaches_the_gateway_on_t
             ],
             kubectl("get", "--raw", "/readyz"),
             kubectl("get", "serviceaccount", "default", "-n", "default", "-o", "name"),
+            ["istioctl", "manifest", "generate", "-f", str(FIXTURES / "istio-install.yaml")],
+            *preload_calls([*ISTIO_IMAGES, *bookinfo_images()]),
             kubectl("get", "deployment", "istiod", "-n", "istio-system", "-o", "json", "--ignore-not-found"),
             [
                 "istioctl",
@@ -97,9 +119,11 @@ def test_session_start_runs_the_documented_sequence_and_reaches_the_gateway_on_t
         # what the cluster runs: Bookinfo at the pinned tag, every pod with a sidecar, the gateway on 30080
         deployments = fake_world.objects("kind-meshrelease", "Deployment")
         images = [c["image"] for d in deployments.values() for c in d["spec"]["template"]["spec"]["containers"]]
-        assert sorted(i for i in images if "bookinfo" in i) == sorted(
-            f"docker.io/istio/examples-bookinfo-{d}:1.20.3" for d in DEPLOYMENTS
-        )
+        # Istio 1.30's own sample pulls Bookinfo from registry.istio.io; everything was loaded from the host
+        assert sorted(i for i in images if "bookinfo" in i) == sorted(bookinfo_images())
+        assert fake_world.cluster("kind-meshrelease")["node_images"] == sorted([*ISTIO_IMAGES, *bookinfo_images()])
+        assert backend.preloaded == [*ISTIO_IMAGES, *bookinfo_images()]
+        assert not (fake_world.root / "session/images").exists()  # the archive is removed once loaded
         pods = {k: p for k, p in fake_world.objects("kind-meshrelease", "Pod").items() if k.startswith("default/")}
         assert len(pods) == len(DEPLOYMENTS)
         assert all(any(c["name"] == "istio-proxy" for c in p["spec"]["containers"]) for p in pods.values())
@@ -108,8 +132,8 @@ def test_session_start_runs_the_documented_sequence_and_reaches_the_gateway_on_t
         info = backend.describe()
         assert (info.backend, info.mesh, info.kubernetes, info.bookinfo) == (
             "kind",
-            "istio 1.30.4",
-            "v1.35.0",
+            f"istio {VERSION}",
+            "v1.36.4",
             "1.20.3",
         )
         assert info.extra["cluster"] == "created by this session"
@@ -192,14 +216,14 @@ def test_reuse_refuses_a_cluster_running_another_istio_version(fake_world: World
     first.start()
     first.close()
     with fake_world.edit() as state:
-        state["istioctl_version"] = "1.29.6"
+        state["istioctl_version"] = "1.29.8"
     fake_world.clear_calls()
-    second = make_backend(fake_world, bookinfo_gateway, istio_version="1.29.6")
+    second = make_backend(fake_world, bookinfo_gateway, istio_version="1.29.8")
     with pytest.raises(UserInputError) as err:
         second.start()
     second.close()
     message = str(err.value)
-    assert "kind cluster meshrelease already runs Istio 1.30.4, this session uses istioctl 1.29.6" in message
+    assert "kind cluster meshrelease already runs Istio 1.30.5, this session uses istioctl 1.29.8" in message
     assert "kind delete cluster --name meshrelease" in message
     tools_and_verbs = [(c[0], c[1]) for c in fake_world.calls()]
     assert ("istioctl", "install") not in tools_and_verbs
@@ -342,3 +366,49 @@ def _vs(host: str, subset: str) -> dict[str, Any]:
         "metadata": {"name": host},
         "spec": {"hosts": [host], "http": [{"route": [{"destination": {"host": host, "subset": subset}}]}]},
     }
+
+
+def test_the_pytest_kubernetes_internals_the_kind_manager_overrides_are_those_of_the_pinned_minor() -> None:
+    """kind.py subclasses two private names of pytest-kubernetes; pyproject bounds it to 0.9.x, and this test
+    fails before a release that moves them can break the session start."""
+    import inspect
+    from importlib.metadata import version
+
+    from pytest_kubernetes.providers import select_provider_manager
+
+    assert version("pytest-kubernetes").split(".")[:2] == ["0", "9"]
+    manager = select_provider_manager("kind")
+    assert list(inspect.signature(manager._exec).parameters) == ["self", "arguments", "additional_env", "timeout"]
+    assert isinstance(inspect.getattr_static(manager, "_exec_path"), property)
+    assert "cluster_timeout" in {f.name for f in __import__("dataclasses").fields(manager._cluster_options)}
+    # the public route kind.py relies on: create() probes ready(), runs kind create, then waits on ready()
+    source = inspect.getsource(manager.create)
+    assert (
+        source.index("self.ready(timeout=2)") < source.index("self._on_create(") < source.index("self.ready(timeout)")
+    )
+
+
+def test_images_stay_with_the_node_when_docker_hub_refuses_anonymous_pulls(
+    fake_world: World, bookinfo_gateway: Any
+) -> None:
+    with fake_world.edit() as state:
+        state["dockerhub_refuses_anonymous"] = True  # the node's containerd pulls anonymously
+        state["docker"]["images"] = [ISTIO_IMAGES[0]]  # the host already has one of them: not pulled again
+    backend = make_backend(fake_world, bookinfo_gateway, bookinfo_registry="docker.io/istio")
+    try:
+        backend.start()
+        pulls = [c[-1] for c in fake_world.calls("docker") if c[1] == "pull"]
+        assert pulls == [ISTIO_IMAGES[1], *bookinfo_images("docker.io/istio")]
+    finally:
+        backend.close()
+    # the same cluster pulling in the node: the first rollout that needs docker.io never completes
+    node = make_backend(fake_world, bookinfo_gateway, bookinfo_registry="docker.io/istio", image_pull="node")
+    try:
+        with pytest.raises(WaitTimeout) as err:
+            node.start()
+    finally:
+        node.close()
+    assert "deployment istio-system/istiod to roll out on the kind cluster" in str(err.value)
+    assert "exceeded its progress deadline" in str(err.value)
+    assert not [c for c in fake_world.calls("kind") if c[1] == "load"][1:]  # only the first session loaded
+    assert fake_world.state()["kind_clusters"] == {}

@@ -1,4 +1,7 @@
-"""A release step on the kind backend against the fake tools: apply, wait_synced, delete, reset, errors."""
+"""A release step on the kind backend against the fake tools: apply, wait_synced, delete, reset, errors.
+
+Every test runs against istioctl 1.29.8 (proxy-status: a table, ``-o json`` ignored) and 1.31.1 (proxy-status
+JSON), the two forms the pinned releases print (tests/contract/fakes/istioctl_formats.py)."""
 
 from __future__ import annotations
 
@@ -20,15 +23,19 @@ pytestmark = pytest.mark.contract
 CLUSTER = "kind-meshrelease"
 
 
-@pytest.fixture(scope="module")
-def kind_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, KindBackend]]:
-    """One started kind backend for the module (starting takes seconds); paths with spaces and quotes."""
+@pytest.fixture(scope="module", params=["1.29.8", "1.31.1"])
+def kind_mesh(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[World, KindBackend]]:
+    """One started kind backend per istioctl release (starting takes seconds); paths with spaces and quotes."""
     root = tmp_path_factory.mktemp("kind steps")
     with pytest.MonkeyPatch.context() as mp:
         world = enter_world(root, mp)
+        with world.edit() as state:
+            state["istioctl_version"] = request.param
         backend = KindBackend(
             KindSettings(
-                istio_version="1.30.4",
+                istio_version=request.param,
                 data_dir=FIXTURES,
                 workdir=root / "session dir 'single' \"double\"",
                 poll_interval=0.01,
@@ -46,6 +53,7 @@ def mesh(kind_mesh: tuple[World, KindBackend]) -> Iterator[tuple[World, KindBack
     world, backend = kind_mesh
     with world.edit() as state:
         state["clusters"][CLUSTER]["push_lag"] = 0
+        state["clusters"][CLUSTER]["ack_lag"] = 0
         state["failures"] = []
     world.clear_calls()
     yield world, backend
@@ -113,7 +121,7 @@ def test_a_step_is_dry_run_then_applied_and_synced_on_the_productpage_proxy(
         ["kubectl", *k, "get", "virtualservices.networking.istio.io", "-A", "-o", "json"],
         ["kubectl", *k, "get", "pods", "-n", "default", "-l", "app=productpage", "-o", "json"],
         ["istioctl", "proxy-config", "routes", "productpage-v1-<hash>.default", "-o", "json", *k],
-        ["istioctl", "proxy-status", *k],
+        ["istioctl", "proxy-status", "-o", "json", "--verbosity=1", *k],
     ]
     written = manifest(world, world.calls()[1])
     assert written[0]["metadata"] == {"name": "reviews", "namespace": "default"}
@@ -155,6 +163,31 @@ def test_wait_synced_timeout_names_the_lagging_proxy_and_what_it_still_serves(
     backend.wait_synced(10)
     assert [c[1:3] for c in world.calls("istioctl")][:1] == [["proxy-config", "routes"]]
     assert [c[1] for c in world.calls("istioctl")] == ["proxy-config", "proxy-status"]
+
+
+def test_wait_synced_waits_until_proxy_status_shows_the_push_acknowledged(mesh: tuple[World, KindBackend]) -> None:
+    world, backend = mesh
+    with world.edit() as state:  # the routes arrive at once, the ACK only after two proxy-status reads
+        state["clusters"][CLUSTER]["ack_lag"] = 2
+    backend.apply([vs("reviews", {"route": [to("reviews", "v3")]})])
+    backend.wait_synced(10)
+    assert [c[1] for c in world.calls("istioctl")] == ["proxy-config", "proxy-status", "proxy-status", "proxy-status"]
+    with world.edit() as state:  # never acknowledged: the wait names the proxy and the types still STALE
+        state["clusters"][CLUSTER]["ack_lag"] = -1
+    backend.apply([vs("reviews", {"route": [to("reviews", "v1")]})])
+    with pytest.raises(WaitTimeout) as err:
+        backend.wait_synced(0.3)
+    message = str(err.value)
+    assert "waiting for istioctl proxy-status to show every xDS type of the proxies SYNCED" in message
+    assert re.search(
+        r"productpage-v1-[0-9a-f-]+\.default: Istio 1\.\d+\.\d+ on istiod-[0-9a-f-]+, CDS STALE, ", message
+    )
+    assert "RDS STALE" in message
+    with world.edit() as state:
+        state["clusters"][CLUSTER]["ack_lag"] = 0
+        for entry in state["clusters"][CLUSTER]["proxies"].values():
+            entry["unacked"] = 0
+    backend.wait_synced(10)
 
 
 def test_weighted_header_and_subset_changes_sync(mesh: tuple[World, KindBackend]) -> None:

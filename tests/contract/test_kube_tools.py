@@ -13,6 +13,7 @@ from meshrelease.backends.kube.tools import check_istioctl_version, locate_tools
 from meshrelease.backends.kube.versions import (
     ISTIO_PINS,
     KIND_VERSION,
+    bookinfo_registry_for,
     image_tag,
     istio_minor,
     node_image_kubernetes,
@@ -97,22 +98,31 @@ def test_istioctl_is_taken_from_the_option_then_istio_home_then_path(tmp_path: P
 
 
 def test_version_checks_and_pins() -> None:
-    check_istioctl_version("istioctl", "1.30.4", "1.30.4")
+    check_istioctl_version("istioctl", "1.30.4", "1.30.4")  # any release, pinned or not
     check_istioctl_version("istioctl", "1.30.4", "1.30")  # a minor accepts any patch
     check_istioctl_version("istioctl", "1.30.4", None)
     with pytest.raises(UserInputError):
         check_istioctl_version("istioctl", "1.30.4", "1.29")
-    assert sorted(ISTIO_PINS) == ["1.28", "1.29", "1.30"]
-    assert [p.latest for p in ISTIO_PINS.values()] == ["1.28.10", "1.29.6", "1.30.4"]
+    assert sorted(ISTIO_PINS) == ["1.29", "1.30", "1.31"]
+    assert [p.latest for p in ISTIO_PINS.values()] == ["1.29.8", "1.30.5", "1.31.1"]
+    assert KIND_VERSION == "v0.33.0"
     for pin in ISTIO_PINS.values():
         assert pin.node_image.startswith(f"kindest/node:v{pin.kubernetes}@sha256:")
         assert node_image_kubernetes(pin.node_image) == pin.kubernetes
-    assert pin_for("1.29.6") is ISTIO_PINS["1.29"]
+        # every node image runs a Kubernetes its Istio minor supports, and every value says where it comes from
+        assert pin.supports_kubernetes(pin.kubernetes), pin
+        assert set(pin.sources) == {"latest", "kubernetes", "node_image", "bookinfo_registry"}
+    assert pin_for("1.29.8") is ISTIO_PINS["1.29"]
+    assert pin_for("1.31.1") is ISTIO_PINS["1.31"]
     assert istio_minor("v1.30.4") == "1.30"
+    assert ISTIO_PINS["1.29"].supports_kubernetes("v1.31.0") and not ISTIO_PINS["1.29"].supports_kubernetes("1.36.4")
+    assert bookinfo_registry_for("1.29.8") == "docker.io/istio"
+    assert bookinfo_registry_for("1.30.5") == bookinfo_registry_for("1.31.1") == "registry.istio.io/release"
+    assert bookinfo_registry_for("1.27.3") == "docker.io/istio"  # meshrelease's own manifests
     with pytest.raises(
-        UserInputError, match=r"(?s)no kind node image is pinned for Istio 1\.27 .*pass --kind-node-image"
+        UserInputError, match=r"(?s)no kind node image is pinned for Istio 1\.28 .*pass --kind-node-image"
     ):
-        pin_for("1.27.3")
+        pin_for("1.28.10")  # end of life: not in the table any more
     with pytest.raises(UserInputError, match="is not an Istio version"):
         pin_for("latest")
     assert image_tag("docker.io/istio/pilot:1.30.4") == "1.30.4"

@@ -30,10 +30,10 @@ from kube_world import FAKES, FIXTURES, RotatingFetcher, World, enter_world, mod
 from meshrelease.backends.kube.kind_backend import KindBackend
 from meshrelease.backends.kube.runner import CommandRunner
 from meshrelease.backends.settings import KindSettings
-from meshrelease.errors import ToolMissingError, UserInputError
+from meshrelease.errors import ToolMissingError, UserInputError, ValidationError
 from meshrelease.upgrade.istio import IstioctlPair, IstioUpgrade, UpgradeFailed, locate_istioctl_pair
 
-FROM, TO = "1.29.6", "1.30.4"
+FROM, TO = "1.29.8", "1.30.5"
 CLUSTER = "kind-meshrelease"
 K = ["--kubeconfig", "<tmp>/session/kind/kubeconfig"]
 OPERATOR = str(FIXTURES / "istio-install.yaml")
@@ -150,7 +150,7 @@ def test_in_place_upgrade_runs_the_documented_sequence_with_the_same_settings(
         kubectl("get", "deployments", "-n", "default", "-o", "json"),
         kubectl("rollout", "restart", "deployment", "-n", "default"),
         *[kubectl("rollout", "status", f"deployment/{d}", "-n", "default", "--timeout=300s") for d in DEPLOYMENTS],
-        [f"istioctl-{TO}", "proxy-status", *K],
+        [f"istioctl-{TO}", "proxy-status", "-o", "json", "--verbosity=1", *K],
     ]
     # the same -f/--set settings as the install of FROM: only the binary differs
     assert to_install[1:] == from_install[1:]
@@ -186,39 +186,95 @@ def test_revision_upgrade_runs_the_documented_sequence_and_removes_the_old_contr
             OPERATOR,
             "--readiness-timeout=300s",
             "--set",
-            "revision=1-30-4",
+            "revision=1-30-5",
             *K,
         ],
-        kubectl("rollout", "status", "deployment/istiod-1-30-4", "-n", "istio-system", "--timeout=300s"),
+        kubectl("rollout", "status", "deployment/istiod-1-30-5", "-n", "istio-system", "--timeout=300s"),
         kubectl("rollout", "status", "deployment/istio-ingressgateway", "-n", "istio-system", "--timeout=300s"),
         kubectl("get", "deployments", "-n", "istio-system", "-o", "json"),
-        kubectl("label", "namespace", "default", "istio-injection-", "istio.io/rev=1-30-4", "--overwrite"),
+        kubectl("label", "namespace", "default", "istio-injection-", "istio.io/rev=1-30-5", "--overwrite"),
         kubectl("get", "deployments", "-n", "default", "-o", "json"),
         kubectl("rollout", "restart", "deployment", "-n", "default"),
         *[kubectl("rollout", "status", f"deployment/{d}", "-n", "default", "--timeout=300s") for d in DEPLOYMENTS],
-        [f"istioctl-{TO}", "proxy-status", *K],
+        [f"istioctl-{TO}", "proxy-status", "-o", "json", "--verbosity=1", *K],
+        [f"istioctl-{TO}", "tag", "set", "default", "--revision", "1-30-5", "--overwrite", "-y", *K],
         [f"istioctl-{FROM}", "uninstall", "--revision", "default", "-y", *K],
         kubectl("get", "deployments", "-n", "istio-system", "-o", "json"),
     ]
     assert phases == [
         "precheck",
-        "install revision 1-30-4",
+        "install revision 1-30-5",
         "wait for the control plane",
         "relabel namespace default",
         "restart the data plane",
         "verify the proxies",
+        "move the default tag to revision 1-30-5",
         "remove the old control plane (revision default)",
         "check the control plane",
     ]
     assert images(world, "istio-system") == {
-        "istiod-1-30-4": f"docker.io/istio/pilot:{TO}",
+        "istiod-1-30-5": f"docker.io/istio/pilot:{TO}",
         "istio-ingressgateway": f"docker.io/istio/proxyv2:{TO}",
     }
     labels = world.objects(CLUSTER, "Namespace")["/default"]["metadata"]["labels"]
-    assert labels == {"istio.io/rev": "1-30-4"}
+    assert labels == {"istio.io/rev": "1-30-5"}
     assert sidecar_images(world) == {f"docker.io/istio/proxyv2:{TO}"}
     proxies = world.cluster(CLUSTER)["proxies"]
-    assert {e["revision"] for k, e in proxies.items() if k.endswith(".default")} == {"1-30-4"}
+    assert {e["revision"] for k, e in proxies.items() if k.endswith(".default")} == {"1-30-5"}
+
+
+@pytest.mark.contract
+def test_after_a_revision_upgrade_unlabelled_istio_objects_are_still_validated(
+    on_from: tuple[World, IstioctlPair, KindBackend],
+) -> None:
+    world, pair, backend = on_from
+    upgrade_of(backend, pair, "revision").run()
+    # the default tag moved to the new revision before revision "default" was uninstalled, so the webhook that
+    # validates objects without an istio.io/rev label is still there
+    assert world.cluster(CLUSTER)["default_tag"] == "1-30-5"
+    invalid = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": "reviews"},
+        "spec": {"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews"}, "weight": -5}]}]},
+    }
+    with pytest.raises(ValidationError, match=re.escape('admission webhook "validation.istio.io" denied the request')):
+        backend.apply([invalid], source="invalid.yaml")
+    # and new pods of namespaces labelled istio-injection=enabled get the new revision's sidecar
+    with world.edit() as state:
+        import kubefakes_state as fk
+
+        fk.put(
+            state,
+            state["clusters"][CLUSTER],
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": "other", "labels": {"istio-injection": "enabled"}},
+            },
+        )
+        assert fk.injector(state["clusters"][CLUSTER], "other") == ("1-30-5", TO)
+
+
+@pytest.mark.contract
+def test_an_upgrade_to_a_release_printing_tables_is_verified_from_its_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1.28.10 -> 1.29.8: istioctl 1.29 ignores -o json and prints its --verbosity 1 table
+    world = enter_world(tmp_path, monkeypatch)
+    (world.bin / "istioctl").unlink()
+    pair = IstioctlPair(str(istioctl_release(world, "1.28.10")), "1.28.10", str(istioctl_release(world, FROM)), FROM)
+    backend = kind_backend(world, pair.from_path, "1.28.10", node_image="kindest/node:v1.34.11")
+    try:
+        backend.start()
+        world.clear_calls()
+        upgrade_of(backend, pair, "revision").run()
+        status_calls = [c for c in world.calls() if c[1:2] == ["proxy-status"]]
+        assert status_calls == [[f"istioctl-{FROM}", "proxy-status", "-o", "json", "--verbosity=1", *K]]
+        proxies = world.cluster(CLUSTER)["proxies"]
+        assert {e["revision"] for k, e in proxies.items() if k.endswith(".default")} == {"1-29-8"}
+    finally:
+        backend.close()
 
 
 @pytest.mark.contract
@@ -258,18 +314,18 @@ def test_a_command_failing_mid_revision_upgrade_names_argv_exit_stderr_and_the_c
     with pytest.raises(UpgradeFailed) as err:
         upgrade_of(backend, pair, "revision").run()
     message = str(err.value)
-    assert "the revision upgrade of Istio 1.29.6 -> 1.30.4 failed at step 5/8 (restart the data plane)" in message
+    assert f"the revision upgrade of Istio {FROM} -> {TO} failed at step 5/9 (restart the data plane)" in message
     assert re.search(
         r"command failed \(exit 1\): \S*kubectl --kubeconfig \S+ rollout restart deployment -n default", message
     )
     assert 'deployments.apps "details-v1" is forbidden: exceeded quota' in message
     assert (
-        "what that leaves: both control planes run and namespace default is labelled istio.io/rev=1-30-4; some "
+        "what that leaves: both control planes run and namespace default is labelled istio.io/rev=1-30-5; some "
         f"workloads may run {TO} sidecars, others still {FROM}"
     ) in message
     assert (
         f"what the cluster shows now: istio-system deployments: istio-ingressgateway {TO}, istiod {FROM}, "
-        f"istiod-1-30-4 {TO}; namespace default labels: istio.io/rev=1-30-4"
+        f"istiod-1-30-5 {TO}; namespace default labels: istio.io/rev=1-30-5"
     ) in message
     assert "kubectl label namespace default istio.io/rev- istio-injection=enabled --overwrite" in message
     assert err.value.step == "restart the data plane"
@@ -287,7 +343,7 @@ def test_a_failing_in_place_install_says_the_control_plane_may_be_mixed(
     with pytest.raises(UpgradeFailed) as err:
         upgrade_of(backend, pair, "inplace").run()
     message = str(err.value)
-    assert "failed at step 1/4 (install 1.30.4 in place)" in message
+    assert "failed at step 1/4 (install 1.30.5 in place)" in message
     assert "(exit 1)" in message and "failed to install manifests: context deadline" in message
     assert f"istiod and the gateway may run {FROM}, {TO} or a mix; the workloads' sidecars still run {FROM}" in message
     assert f"istio-system deployments: istio-ingressgateway {FROM}, istiod {FROM}" in message
@@ -305,16 +361,16 @@ def test_after_a_revision_upgrade_only_a_session_told_the_revision_reuses_the_cl
     world, pair, first = on_from
     upgrade_of(first, pair, "revision").run()
     world.clear_calls()
-    told = kind_backend(world, pair.to_path, TO, istio_revision="1-30-4", workdir=world.root / "second")
+    told = kind_backend(world, pair.to_path, TO, istio_revision="1-30-5", workdir=world.root / "second")
     try:
         told.start()
     finally:
         told.close()
     verbs = [c[:3] for c in world.calls()]
     assert [c for c in verbs if c[1:2] == ["install"]] == []
-    assert any("deployment/istiod-1-30-4" in c for c in world.calls())
+    assert any("deployment/istiod-1-30-5" in c for c in world.calls())
     # the same revision with the older istioctl is still refused: the version check is intact
-    old = kind_backend(world, pair.from_path, FROM, istio_revision="1-30-4", workdir=world.root / "third")
+    old = kind_backend(world, pair.from_path, FROM, istio_revision="1-30-5", workdir=world.root / "third")
     with pytest.raises(UserInputError, match=f"already runs Istio {TO}, this session uses istioctl {FROM}"):
         old.start()
     old.close()
@@ -357,8 +413,8 @@ def test_both_missing_istioctl_binaries_are_named_with_download_commands(fake_wo
     message = str(err.value)
     assert "neither --istioctl-from nor ISTIO_HOME_FROM is set" in message
     assert f"ISTIO_HOME_TO={fake_world.root / 'nowhere'} has no bin/istioctl" in message
-    assert f"ISTIO_VERSION={FROM} sh -" in message and "--istioctl-from istio-1.29.6/bin/istioctl" in message
-    assert "ISTIO_VERSION=1.30.4 sh -" in message  # a minor asks for its pinned latest patch
+    assert f"ISTIO_VERSION={FROM} sh -" in message and "--istioctl-from istio-1.29.8/bin/istioctl" in message
+    assert "ISTIO_VERSION=1.30.5 sh -" in message  # a minor asks for its pinned latest patch
 
 
 @pytest.mark.contract
@@ -628,6 +684,12 @@ def test_upgrade_check_by_revision_end_to_end_with_the_fakes(fake_world: World, 
     disruption = json.loads((reports / "disruption.json").read_text())
     assert disruption["step"] == "destination-rules" and disruption["requests"] > 0 and disruption["failed"] == 0
     assert (reports / "compare.md").is_file()
+    everything = fake_world.calls()
+    # TO's images were pulled on the host and loaded into the node before the upgrade began
+    pulled = [c[-1] for c in everything if c[:2] == ["docker", "pull"]]
+    assert f"docker.io/istio/pilot:{TO}" in pulled and f"docker.io/istio/proxyv2:{TO}" in pulled
+    loads = [i for i, c in enumerate(everything) if c[:3] == ["kind", "load", "image-archive"]]
+    assert len(loads) == 2 and loads[1] < first(everything, f"istioctl-{TO}", "precheck")
     calls = tool_calls(fake_world)
     # the FROM run, the upgrade, then the TO run, in that order
     precheck = first(calls, f"istioctl-{TO}", "precheck")
@@ -636,11 +698,12 @@ def test_upgrade_check_by_revision_end_to_end_with_the_fakes(fake_world: World, 
     assert [c[1:3] for c in calls[precheck:uninstall] if c[0].startswith("istioctl")] == [
         ["x", "precheck"],
         ["install", "-y"],
-        ["proxy-status", "--kubeconfig"],
+        ["proxy-status", "-o"],
+        ["tag", "set"],
     ]
     to_session = [c for c in calls[uninstall:] if c[0] == f"istioctl-{TO}" and "--remote=false" in c]
     assert to_session, "the run on TO started after the upgrade"
-    assert any("istiod-1-30-4" in " ".join(c) for c in calls[uninstall:] if c[0] == "kubectl")
+    assert any("istiod-1-30-5" in " ".join(c) for c in calls[uninstall:] if c[0] == "kubectl")
     assert not [c for c in calls[uninstall:] if c[0].startswith("istioctl") and "install" in c]
     # the check created the cluster, so it deleted it at the end; the runs only adopted it
     assert [c[:3] for c in calls if c[0] == "kind" and "delete" in c] == [["kind", "delete", "cluster"]]

@@ -1,13 +1,15 @@
 """The kind backend on a real kind cluster with a real Istio (marker ``kind``), and the kubectl command
 lines checked by a real kubectl.
 
-Skipped, with the reason, unless docker (with a running daemon), kind, kubectl and istioctl are all there.
+Skipped, with the table of ``meshrelease doctor --backend kind`` as the reason, unless it finds everything
+(a running Docker engine, kind, kubectl and istioctl at fitting versions, free disk).
 Each run creates its own cluster (``meshrelease-it-<pid>``, so a developer's kept cluster is never touched)
 and deletes it at the end; the fixture checks that it is gone. Expect several minutes: images are pulled.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -35,16 +37,14 @@ def _istioctl() -> str | None:
 
 
 def _why_not() -> str | None:
-    missing = [tool for tool in ("docker", "kind", "kubectl") if shutil.which(tool) is None]
-    if _istioctl() is None:
-        missing.append("istioctl (MESHRELEASE_ISTIOCTL, ISTIO_HOME or PATH)")
-    if missing:
-        return f"needs a Docker engine, kind, kubectl and istioctl; missing: {', '.join(missing)}"
-    try:
-        subprocess.run(["docker", "info"], capture_output=True, timeout=30, check=True)
-    except (subprocess.SubprocessError, OSError):
-        return "docker is installed but its daemon does not answer `docker info`"
-    return None
+    from meshrelease.backends.kube.doctor import run_doctor
+    from meshrelease.backends.settings import build_settings
+
+    values = {"backend": "kind", "istioctl": _istioctl(), "istio_version": os.environ.get("MESHRELEASE_ISTIO_VERSION")}
+    report = run_doctor(build_settings(values))
+    if report.ok:
+        return None
+    return "meshrelease doctor --backend kind: " + "; ".join(f"{f.check}: {f.found}" for f in report.problems)
 
 
 def _kind_clusters() -> list[str]:
@@ -128,6 +128,12 @@ def test_blue_green_weighted_canary_and_clean_up_on_real_proxies(backend: KindBa
     backend.reset_routing()
     backend.wait_synced(120)
     assert set(_versions(backend, 60)) == {"v1", "v2", "v3"}
+    # the real istioctl's proxy-status, read as the sync check reads it: every proxy SYNCED per xDS type
+    assert backend.session is not None
+    report = backend.session.istioctl.proxy_status()
+    proxies = report.in_namespace("default")
+    assert len(proxies) >= 6 and all(p.sync_known and not p.out_of_sync() for p in proxies), report
+    assert all(p.version == backend.istio_version for p in proxies), report
 
 
 @pytest.mark.kind
@@ -185,6 +191,10 @@ def test_every_kubectl_command_line_parses_with_a_real_kubectl(tmp_path: Path) -
         lambda: kubectl.rollout_restart(["reviews-v1", "reviews-v2"], namespace="default"),
         lambda: kubectl.logs("productpage-v1-abc", namespace="default", container="istio-proxy", tail=20),
         lambda: kubectl.server_version(),
+        lambda: kubectl.run(["version", "-o", "json", "--request-timeout=5s"]),  # meshrelease doctor
+        lambda: kubectl.run(
+            ["get", "crd", "virtualservices.networking.istio.io", "-o", "name", "--request-timeout=5s"]
+        ),
     ]
     for call in calls:
         with pytest.raises(CommandError) as err:
@@ -193,3 +203,5 @@ def test_every_kubectl_command_line_parses_with_a_real_kubectl(tmp_path: Path) -
         assert "127.0.0.1:1" in stderr, (err.value.argv, stderr)
         for bad in ("unknown flag", "unknown command", "unknown shorthand", "accepts", "required flag", "Usage:"):
             assert bad not in stderr, (err.value.argv, stderr)
+    client = kubectl.runner.run([binary, "version", "--client", "-o", "json"], timeout=30)  # needs no server
+    assert "clientVersion" in json.loads(client.stdout)

@@ -267,6 +267,23 @@ OPTIONS: tuple[Option, ...] = (
         env="MESHRELEASE_BOOKINFO_TAG",
         metavar="TAG",
     ),
+    Option(
+        "--bookinfo-registry",
+        "registry of the Bookinfo images to deploy (default: the one the Istio release's own sample uses, "
+        "e.g. registry.istio.io/release from Istio 1.30)",
+        "kube",
+        env="MESHRELEASE_BOOKINFO_REGISTRY",
+        metavar="REGISTRY",
+    ),
+    Option(
+        "--kind-image-pull",
+        "kind: who pulls the images: host (docker pull with the host's login, then kind load) or node "
+        "(containerd in the node, anonymously)",
+        "kube",
+        choices=("host", "node"),
+        default="host",
+        env="MESHRELEASE_KIND_IMAGE_PULL",
+    ),
 )
 
 _BY_DEST = {o.dest: o for o in OPTIONS}
@@ -360,12 +377,18 @@ class KindSettings:
     namespace: str = "default"
     ingress_url: str | None = None  # None: http://<listenAddress>:<hostPort> of the kind config
     bookinfo_tag: str = BOOKINFO_TAG
+    bookinfo_registry: str | None = None  # None: the registry of the Istio release's sample (versions.py)
+    image_pull: Literal["host", "node"] = "host"  # who pulls the images (see backends/kube/images.py)
     data_dir: Path | None = None  # Bookinfo manifests etc.; default: the package's data
     kind_config: Path | None = None  # default: <data_dir>/kind.yaml
     istio_operator: Path | None = None  # default: <data_dir>/istio-install.yaml
     workdir: Path | None = None
+    # The session start's phase budgets (docs/real-clusters.md, "Time budgets"): on kind and cluster the
+    # pytest plugin lifts pytest-timeout from the tests that use the backend, so these bound the start.
     create_timeout: float = 600.0
     ready_timeout: float = 180.0
+    pull_timeout: float = 600.0  # per image pulled on the host, and for saving them
+    load_timeout: float = 600.0  # kind load image-archive
     install_timeout: float = 300.0
     rollout_timeout: float = 300.0
     warmup_timeout: float = 300.0
@@ -387,6 +410,7 @@ class ClusterSettings:
     istio_home: str | None = None
     istio_version: str | None = None  # when given, istioctl must be that version
     bookinfo_tag: str = BOOKINFO_TAG  # for the parts of Bookinfo this run deploys
+    bookinfo_registry: str | None = None  # None: the registry of istioctl's release's sample
     keep: bool = False  # keep the Bookinfo objects this run deployed (--keep-cluster)
     collect_logs: Path | None = None
     gateway_namespace: str = "istio-system"
@@ -541,6 +565,11 @@ def build_settings(
     cluster_name = v["kind_cluster_name"]
     if not DNS_LABEL.match(cluster_name):
         raise UserInputError(f"{cluster_name!r} is not a valid kind cluster name", field="--kind-cluster-name")
+    registry = (v["bookinfo_registry"] or "").strip().rstrip("/") or None
+    if registry and not re.match(r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)*$", registry):
+        raise UserInputError(
+            f"{registry!r} is not an image registry path", field="--bookinfo-registry", hint="e.g. docker.io/istio"
+        )
     logs = Path(v["collect_logs"]) if v["collect_logs"] else None
     istio_home = env.get("ISTIO_HOME") or None
     kind = KindSettings(
@@ -555,6 +584,8 @@ def build_settings(
         namespace=namespace,
         ingress_url=ingress,
         bookinfo_tag=v["bookinfo_tag"],
+        bookinfo_registry=registry,
+        image_pull=v["kind_image_pull"],
     )
     cluster = ClusterSettings(
         kubeconfig=v["kubeconfig"],
@@ -567,6 +598,7 @@ def build_settings(
         istio_home=istio_home,
         istio_version=v["istio_version"],
         bookinfo_tag=v["bookinfo_tag"],
+        bookinfo_registry=registry,
         keep=bool(v["keep_cluster"]),
         collect_logs=logs,
     )

@@ -5,6 +5,7 @@
     meshrelease apply -f FILE...      meshrelease delete -f FILE...
     meshrelease get [KIND] [NAME] [-o yaml|name]      meshrelease status
     meshrelease compare A/results.json B/results.json [--out DIR]
+    meshrelease doctor --backend kind|cluster [kind/cluster options]
 
 User mistakes (a bad file, a missing tool, no running mesh) print one clear message and exit 1, without a
 traceback.
@@ -16,7 +17,7 @@ import argparse
 import sys
 
 from meshrelease._version import __version__
-from meshrelease.cli import compare, objects, run, serve, upgrade
+from meshrelease.cli import compare, doctor, objects, run, serve, upgrade
 from meshrelease.errors import MeshReleaseError, ValidationError
 
 EPILOG = """examples:
@@ -25,6 +26,7 @@ EPILOG = """examples:
   meshrelease serve --port 8080                     Bookinfo on a local mesh; open the printed URL
   meshrelease apply -f scenarios/asm-release/manifests/reviews-v2.yaml
   meshrelease get virtualservices -o yaml
+  meshrelease doctor --backend kind --istio-version 1.30.5   what a kind run needs, checked before it starts
 """
 
 
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     objects.add_parsers(sub)
     compare.add_parser(sub)
     upgrade.add_parser(sub)
+    doctor.add_parser(sub)
     return parser
 
 
@@ -70,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             return compare.cmd_compare(args)
         if args.command == "upgrade-check":
             return upgrade.run(args, extra)
+        if args.command == "doctor":
+            return doctor.cmd_doctor(args)
     except ValidationError as exc:
         _print_err(str(exc))
         return 1

@@ -13,7 +13,8 @@ Run release scenarios. PATHs are scenario folders, scenario.yaml files, folders 
 ids (scenarios/x/scenario.yaml::x::step); default: ./scenarios. The same as `pytest PATH...` with the
 meshrelease plugin, plus a JUnit file in the report directory and one line per step. Options not listed
 here go to pytest (e.g. -x, --lf, -q). Every option also reads the environment variable it names.
-Exit code 0 when every step passes, 1 otherwise.
+Exit code 0 when every step passes, 1 otherwise. With --backend kind the checks of `meshrelease doctor`
+run first; when something is missing the run stops with their table before anything is created.
 """
 
 
@@ -33,8 +34,15 @@ def add_parser(sub: Any) -> None:
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     values = {o.dest: getattr(args, o.dest) for o in options_in(*GROUP_TITLES)}
-    build_settings(values)  # every value checked here, before pytest starts
+    settings = build_settings(values)  # every value checked here, before pytest starts
     paths = scenario_paths(args.paths)
+    if settings.backend == "kind":
+        from meshrelease.backends.kube.doctor import run_doctor
+
+        report = run_doctor(settings)
+        if not report.ok:
+            print(report.render())
+            return 1
     code = run_suite(paths, options=values, keyword=args.keyword, pytest_args=extra)
     if code == 5:
         print(f"error: no scenario steps were collected from {' '.join(paths)}")

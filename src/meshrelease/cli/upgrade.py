@@ -1,6 +1,6 @@
 """``meshrelease upgrade-check``: the suite before and after a mesh upgrade, compared (see meshrelease.upgrade.check).
 
-    meshrelease upgrade-check --backend kind --from 1.29.6 --to 1.30.4 --mode inplace|revision [PATH...]
+    meshrelease upgrade-check --backend kind --from 1.30.5 --to 1.31.1 --mode inplace|revision [PATH...]
         [--istioctl-from PATH] [--istioctl-to PATH] [--report-dir DIR] [-k EXPR] [pytest options]
     meshrelease upgrade-check --backend local --from 1.36.3 --to 1.40.0 [PATH...] [pytest options]
 

@@ -6,7 +6,9 @@
   ingress gateway;
 - ``destination-rule-all.yaml``: subsets v1, v2, v3 of every Bookinfo service (what scenarios apply first);
 - ``kind.yaml``: the kind cluster of the ``kind`` backend (ingress NodePort published on 127.0.0.1:30080);
-- ``istio-install.yaml``: the IstioOperator the ``kind`` backend installs with ``istioctl``.
+- ``istio-install.yaml``: the IstioOperator the ``kind`` backend installs with ``istioctl``;
+- ``kind-pins.json``: the versions the ``kind`` backend and the e2e-kind workflow run (Istio minors, kind
+  node images, kind and kubectl releases), each with its source.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ The procedures are Istio's own (docs/upgrade-check.md, "Istio's procedures").
    so no customisation reverts to the default profile (``upgrade`` is only an alias of ``install``);
 2. ``kubectl rollout status`` of ``istiod`` and ``istio-ingressgateway``; both must now run TO;
 3. ``kubectl rollout restart deployment -n <ns>``, then ``rollout status`` of each of its deployments;
-4. ``istioctl(TO) proxy-status`` until every proxy of the namespace, and the gateway, reports TO.
+4. ``istioctl(TO) proxy-status -o json`` until every proxy of the namespace, and the gateway, reports TO
+   (read by :mod:`meshrelease.backends.kube.proxy_status`: the proxy's ``ISTIO_VERSION`` and its istiod).
 
 **By revision** (up to two minors; revision ``<TO with dashes>``, e.g. ``1-30-4``):
 
@@ -18,11 +19,14 @@ The procedures are Istio's own (docs/upgrade-check.md, "Istio's procedures").
 3. ``rollout status`` of ``istiod-<rev>`` and the gateway; both must run TO;
 4. ``kubectl label namespace <ns> istio-injection- istio.io/rev=<rev> --overwrite``;
 5. ``kubectl rollout restart deployment -n <ns>`` and ``rollout status`` of each deployment;
-6. ``istioctl(TO) proxy-status`` until every proxy of the namespace and the gateway reports TO, connected to
-   ``istiod-<rev>``;
-7. ``istioctl(FROM) uninstall --revision default -y`` (the old control plane was installed without a
+6. ``istioctl(TO) proxy-status -o json`` until every proxy of the namespace and the gateway reports TO,
+   connected to ``istiod-<rev>``;
+7. ``istioctl(TO) tag set default --revision <rev> --overwrite -y``: the default injector and the validating
+   webhook of unlabelled Istio objects move to the new revision (uninstalling revision ``default`` without
+   this prunes that webhook, and Istio objects are no longer validated);
+8. ``istioctl(FROM) uninstall --revision default -y`` (the old control plane was installed without a
    revision: Istio labels it revision ``default``); the old release's istioctl removes its own release;
-8. ``kubectl get deployments -n istio-system``: the old istiod is gone, ``istiod-<rev>`` and the gateway run TO.
+9. ``kubectl get deployments -n istio-system``: the old istiod is gone, ``istiod-<rev>`` and the gateway run TO.
 
 A step that fails raises :class:`UpgradeFailed`: the step, the command (argv, exit code, stderr, from
 :class:`~meshrelease.errors.CommandError`), what that step leaves the cluster in, what the cluster shows now
@@ -40,6 +44,7 @@ from typing import Any
 
 from meshrelease.backends.kube.istioctl import Istioctl
 from meshrelease.backends.kube.kubectl import Kubectl
+from meshrelease.backends.kube.proxy_status import ProxyStatusReport
 from meshrelease.backends.kube.runner import CommandRunner
 from meshrelease.backends.kube.tools import istioctl_client_version
 from meshrelease.backends.kube.versions import ISTIO_PINS, image_tag, istio_minor
@@ -311,6 +316,12 @@ class IstioUpgrade:
                 f"{t} on {self.istiod}",
             ),
             _Step(
+                f"move the default tag to revision {rev}",
+                self._move_default_tag,
+                f"the workloads run {t} on revision {rev}; both control planes run; the default injector and "
+                f"the validating webhook may still point at the {f} control plane (revision {old})",
+            ),
+            _Step(
                 f"remove the old control plane (revision {old})",
                 self._remove_old,
                 f"the workloads run {t} on revision {rev}; the old control plane (revision {old}) may be partly "
@@ -410,28 +421,22 @@ class IstioUpgrade:
                 )
             time.sleep(self.poll_interval)
 
-    def _proxy_problems(self, text: str) -> list[str]:
+    def _proxy_problems(self, report: ProxyStatusReport) -> list[str]:
         to = self.pair.to_version
         problems: list[str] = []
         in_namespace = 0
         gateway = False
-        for line in text.splitlines()[1:]:
-            cells = line.split()
-            if len(cells) < 3:
-                continue
-            # NAME is the first column; ISTIOD and VERSION the last two (sync columns may hold spaces).
-            proxy, istiod, version = cells[0], cells[-2], cells[-1]
-            pod, _, ns = proxy.rpartition(".")
-            if ns == self.namespace:
+        for status in report.proxies:
+            if status.namespace == self.namespace:
                 in_namespace += 1
-            elif ns == ISTIO_NAMESPACE and pod.startswith(f"{GATEWAY}-"):
+            elif status.namespace == ISTIO_NAMESPACE and status.pod.startswith(f"{GATEWAY}-"):
                 gateway = True
             else:
                 continue
-            if version.split("-", 1)[0] != to:
-                problems.append(f"{proxy} runs {version}")
-            elif self.revision and not istiod.startswith(f"{self.istiod}-"):
-                problems.append(f"{proxy} is connected to {istiod}")
+            if status.version.split("-", 1)[0] != to:
+                problems.append(f"{status.proxy} runs {status.version or 'an unknown version'}")
+            elif self.revision and not status.istiod.startswith(f"{self.istiod}-"):
+                problems.append(f"{status.proxy} is connected to {status.istiod or 'an unknown istiod'}")
         if in_namespace < len(self.deployments):
             problems.append(
                 f"{in_namespace} proxies listed in {self.namespace} for {len(self.deployments)} deployments"
@@ -439,6 +444,9 @@ class IstioUpgrade:
         if not gateway:
             problems.append(f"no {GATEWAY} proxy listed")
         return problems
+
+    def _move_default_tag(self) -> None:
+        self.to_istioctl.set_default_tag(self.revision)
 
     def _remove_old(self) -> None:
         self.from_istioctl.run(["uninstall", "--revision", self.from_revision, "-y"], timeout=300)

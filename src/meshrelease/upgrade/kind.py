@@ -12,6 +12,9 @@ The driver owns the cluster. :meth:`KindUpgradeDriver.start` brings it up with i
   way a session accepts a cluster without the default ``istiod``; it never installs then). Without that
   option a session still refuses a cluster that runs another Istio version than its istioctl.
 
+Before the upgrade, the images TO's istioctl installs are pulled on the host and loaded into the node, as
+the session did for FROM's (``--kind-image-pull host``).
+
 :meth:`KindUpgradeDriver.close` deletes the cluster if the driver created it (unless ``--keep-cluster``),
 after ``kind export logs`` when ``--collect-logs`` is given and the check failed.
 """
@@ -25,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from meshrelease.backends.base import Backend
+from meshrelease.backends.kube.istioctl import Istioctl
 from meshrelease.backends.kube.kind_backend import KindBackend
 from meshrelease.backends.kube.runner import CommandRunner
 from meshrelease.backends.kube.tools import KIND_TOOLS, locate_tools
@@ -144,6 +148,8 @@ class KindUpgradeDriver:
         if kind is None or kind.cluster is None:
             raise MeshReleaseError("the kind cluster is not started", hint="call start() first")
         operator = settings.istio_operator or (settings.data_dir or data_dir()) / "istio-install.yaml"
+        # TO's istiod and proxy images, pulled on the host like FROM's (the node's own pulls are anonymous)
+        kind.load_images(Istioctl(self.runner, pair.to_path, kind.cluster.kubectl).manifest_images(Path(operator)))
         upgrade = IstioUpgrade(
             self.runner,
             kind.cluster.kubectl,

@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""Fake ``kind`` for the contract tests (see kubefakes_state.py)."""
+"""Fake ``kind`` for the contract tests (see kubefakes_state.py).
+
+``load image-archive <tar> --name N`` reads the archive the fake docker saved (a JSON list of image
+references standing in for the tar) and makes those images present in the node.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -30,7 +35,7 @@ def create(state: dict[str, Any], argv: list[str]) -> str:
     image = _flag(argv, "--image") or nodes[0].get("image") or "kindest/node:v1.35.0"
     match = re.search(r":v(\d+\.\d+\.\d+)", image)
     state["kind_clusters"][name] = {"image": image, "config": config, "argv": argv}
-    fk.new_cluster(state, f"kind-{name}", kubernetes=match.group(1) if match else "1.35.0")
+    fk.new_cluster(state, f"kind-{name}", kubernetes=match.group(1) if match else "1.35.0", kind=True)
     kubeconfig = _flag(argv, "--kubeconfig")
     if kubeconfig:
         with open(kubeconfig, "w", encoding="utf-8") as handle:
@@ -57,6 +62,20 @@ def handle(state: dict[str, Any], argv: list[str]) -> str:
         if state["kind_clusters"].pop(name, None) is not None:
             state["clusters"].pop(f"kind-{name}", None)
         return ""
+    if argv[:1] == ["version"]:
+        return f"kind {state.get('kind_version', 'v0.33.0')} go1.25.4 linux/amd64"
+    if argv[:2] == ["load", "image-archive"]:
+        name = _flag(argv, "--name") or "kind"
+        if name not in state["kind_clusters"]:
+            raise fk.ToolExit(1, f'ERROR: no nodes found for cluster "{name}"')
+        try:
+            with open(argv[2], encoding="utf-8") as handle:
+                archive = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise fk.ToolExit(1, f"ERROR: failed to load image: {exc}") from None
+        cluster = state["clusters"][f"kind-{name}"]
+        cluster["node_images"] = sorted(set(cluster["node_images"]) | set(archive["images"]))
+        return ""
     if argv[:2] == ["export", "logs"]:
         name = _flag(argv, "--name") or "kind"
         if name not in state["kind_clusters"]:
@@ -64,7 +83,7 @@ def handle(state: dict[str, Any], argv: list[str]) -> str:
         target = argv[2]
         os.makedirs(os.path.join(target, f"{name}-control-plane"), exist_ok=True)
         with open(os.path.join(target, "kind-version.txt"), "w", encoding="utf-8") as handle:
-            handle.write("kind v0.31.0 (fake)\n")
+            handle.write("kind v0.33.0 (fake)\n")
         return f'Exporting logs for cluster "{name}" to:\n{target}'
     raise fk.ToolExit(1, f"ERROR: unknown command {argv!r}")
 

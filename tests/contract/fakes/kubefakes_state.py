@@ -6,7 +6,13 @@ and reads/writes the world in ``$MESHRELEASE_FAKE_STATE`` (JSON) under an exclus
 kind clusters, and per API server ("cluster") its objects, whether Istio's CRDs are installed, which
 cluster holds the Istio config its proxies receive (ASM: the mesh instance), and per proxy the snapshot of
 Istio objects it was last pushed. Pushes lag by ``push_lag`` proxy-config reads (-1: never), so the
-harness's polling is exercised. Failures can be injected per tool and argv fragment.
+harness's polling is exercised. Failures can be injected per tool and argv fragment, and a call can be made to
+hang first (``hang`` seconds: a stand-in for a slow install that a timeout interrupts).
+
+Pulls: a kind node has only what ``kind load`` put into it (``node_images``); with
+``dockerhub_refuses_anonymous`` set, a pod of a kind cluster whose image is on docker.io and not in the node
+stays ``ErrImagePull`` (Docker Hub's anonymous rate limit) and its rollout never completes. The host's docker
+(``docker``) pulls with the host's login and so is never refused.
 
 Written for meshrelease's tests from the tools' documented behaviour; the answers mimic the real tools'
 output shapes and messages closely enough for the harness, nothing more.
@@ -21,6 +27,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,7 +72,15 @@ class ToolExit(Exception):
 
 
 def empty_world() -> dict[str, Any]:
-    return {"kind_clusters": {}, "clusters": {}, "failures": [], "istioctl_version": "1.30.4", "clock": 0}
+    return {
+        "kind_clusters": {},
+        "clusters": {},
+        "failures": [],
+        "istioctl_version": "1.30.5",
+        "clock": 0,
+        "dockerhub_refuses_anonymous": False,
+        "docker": {"daemon": True, "images": [], "os": "linux", "arch": "amd64", "version": "29.1.3"},
+    }
 
 
 @contextlib.contextmanager
@@ -93,7 +108,7 @@ def record(tool: str, argv: list[str]) -> None:
         handle.write(json.dumps({"tool": tool, "argv": argv}) + "\n")
 
 
-def injected_failure(state: dict[str, Any], tool: str, argv: list[str]) -> tuple[int, str] | None:
+def injected_failure(state: dict[str, Any], tool: str, argv: list[str]) -> tuple[int, str, float] | None:
     for rule in state["failures"]:
         if rule["tool"] != tool or not all(part in argv for part in rule["argv_contains"]):
             continue
@@ -103,7 +118,7 @@ def injected_failure(state: dict[str, Any], tool: str, argv: list[str]) -> tuple
             continue
         if rule["times"] > 0:
             rule["times"] -= 1
-        return rule["exit"], rule["stderr"]
+        return rule["exit"], rule["stderr"], float(rule.get("hang", 0))
     return None
 
 
@@ -112,7 +127,10 @@ def run_tool(tool: str, handler: Any, argv: list[str]) -> int:
     record(tool, argv)
     with world() as state:
         failure = injected_failure(state, tool, argv)
-        if failure:
+    if failure and failure[2] > 0:
+        time.sleep(failure[2])  # outside the lock: the harness's timeout is what ends this
+    with world() as state:
+        if failure and failure[0] >= 0:
             sys.stderr.write(failure[1])
             return failure[0]
         try:
@@ -133,7 +151,7 @@ def now(state: dict[str, Any]) -> str:
 # -- clusters --------------------------------------------------------------------------------------------
 
 
-def new_cluster(state: dict[str, Any], name: str, *, kubernetes: str = "1.35.0") -> dict[str, Any]:
+def new_cluster(state: dict[str, Any], name: str, *, kubernetes: str = "1.35.0", kind: bool = False) -> dict[str, Any]:
     cluster: dict[str, Any] = {
         "objects": {},
         "crds": False,
@@ -146,6 +164,11 @@ def new_cluster(state: dict[str, Any], name: str, *, kubernetes: str = "1.35.0")
         "logs": {},
         "kubernetes": kubernetes,
         "revisions": {},
+        "kind": kind,
+        "node_images": [],
+        "validator": "default",  # the revision whose webhook validates unlabelled Istio objects
+        "validating": True,  # False once that webhook was pruned (uninstalling its revision)
+        "default_tag": None,  # the revision the default tag points at (None: the default revision)
     }
     state["clusters"][name] = cluster
     for ns in ("default", "kube-system"):
@@ -274,15 +297,17 @@ def namespace_labels(cluster: dict[str, Any], ns: str) -> dict[str, str]:
 def injector(cluster: dict[str, Any], ns: str) -> tuple[str, str] | None:
     """(revision, Istio version) of the control plane whose webhook injects new pods of ``ns``; None: none does.
 
-    ``istio-injection=enabled`` takes precedence over ``istio.io/rev`` (docs/upgrade-check.md); a revision label
-    injects only when that revision's control plane is installed."""
+    ``istio-injection=enabled`` takes precedence over ``istio.io/rev`` (istio.io's sidecar injection docs); a
+    revision label injects only when that revision's control plane is installed; ``istioctl tag set default``
+    moves ``istio-injection=enabled`` to its revision."""
     labels = namespace_labels(cluster, ns)
     default = cluster.get("istio") or {}
-    if labels.get("istio-injection") == "enabled":
-        return "default", str(default.get("version") or "")
-    rev = labels.get("istio.io/rev")
-    if rev and rev in (cluster.get("revisions") or {}):
-        return rev, str(cluster["revisions"][rev]["version"])
+    revisions = cluster.get("revisions") or {}
+    rev = "default" if labels.get("istio-injection") == "enabled" else labels.get("istio.io/rev")
+    if rev == "default" and cluster.get("default_tag") in revisions:  # `istioctl tag set default` moved it
+        rev = cluster["default_tag"]
+    if rev and rev in revisions:
+        return rev, str(revisions[rev]["version"])
     if rev == "default" and default:
         return "default", str(default.get("version") or "")
     return None
@@ -317,6 +342,29 @@ def make_pod(state: dict[str, Any], cluster: dict[str, Any], deployment: dict[st
     if inject and not any(c.get("name") == "istio-proxy" for c in containers):
         image = f"docker.io/istio/proxyv2:{version}" if version else "docker.io/istio/proxyv2"
         containers.append({"name": "istio-proxy", "image": image})
+    refused = [c["image"] for c in containers if not can_pull(state, cluster, c.get("image", ""))]
+    status: dict[str, Any] = {"phase": "Running"}
+    if refused:
+        status = {
+            "phase": "Pending",
+            "containerStatuses": [
+                {
+                    "name": c["name"],
+                    "image": c["image"],
+                    "ready": False,
+                    "state": {
+                        "waiting": {
+                            "reason": "ErrImagePull",
+                            "message": f'failed to pull and unpack image "{c["image"]}": 429 Too Many Requests - '
+                            "toomanyrequests: You have reached your unauthenticated pull rate limit. "
+                            "https://www.docker.com/increase-rate-limit",
+                        }
+                    },
+                }
+                for c in containers
+                if c["image"] in refused
+            ],
+        }
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -327,11 +375,11 @@ def make_pod(state: dict[str, Any], cluster: dict[str, Any], deployment: dict[st
             "creationTimestamp": now(state),
         },
         "spec": {"containers": containers},
-        "status": {"phase": "Running"},
+        "status": status,
         "_owner": dep_key,
     }
     cluster["objects"][f"|Pod|{ns}|{pod_name}"] = pod
-    if any(c.get("name") == "istio-proxy" for c in containers):
+    if not refused and any(c.get("name") == "istio-proxy" for c in containers):
         source = state["clusters"].get(cluster["config_from"], cluster)
         cluster["proxies"][f"{pod_name}.{ns}"] = {
             "snapshot": istio_objects(source),
@@ -340,6 +388,18 @@ def make_pod(state: dict[str, Any], cluster: dict[str, Any], deployment: dict[st
             "version": version,
             "revision": revision,
         }
+
+
+def on_docker_hub(image: str) -> bool:
+    first = image.split("/", 1)[0]
+    return "/" not in image or first in ("docker.io", "index.docker.io") or ("." not in first and ":" not in first)
+
+
+def can_pull(state: dict[str, Any], cluster: dict[str, Any], image: str) -> bool:
+    """Whether the node gets ``image``: loaded into it, or pulled (Docker Hub may refuse anonymous pulls)."""
+    if not cluster.get("kind") or image in cluster.get("node_images", []):
+        return True
+    return not (state.get("dockerhub_refuses_anonymous") and on_docker_hub(image))
 
 
 def istio_objects(cluster: dict[str, Any]) -> list[dict[str, Any]]:

@@ -5,8 +5,9 @@ objects (networking.istio.io) go to ``--mesh-kubeconfig``/``--mesh-context`` whe
 the mesh instance's API server while the pods run in the data-plane cluster (docs/real-clusters.md, "A managed
 mesh such as Alibaba Cloud Service Mesh"). istioctl talks to the data-plane cluster, where the proxies are.
 
-Start checks both API servers, deploys whatever part of Bookinfo (and its Gateway) is missing in the
-namespace, waits for the rollouts, requires sidecars (it never relabels or restarts workloads it did not
+Start checks both API servers (on a separate mesh API server such as ASM's, that the namespace exists there
+too: ASM namespaces are the mesh instance's own), deploys whatever part of Bookinfo (and its Gateway) is
+missing in the namespace, waits for the rollouts, requires sidecars (it never relabels or restarts workloads it did not
 deploy), finds the ingress (``--ingress-url``, else the gateway Service's load-balancer address) and warms
 up. ``close()`` removes the objects the run applied and restores what they replaced, then the Bookinfo
 objects it deployed (unless ``--keep-cluster``); nothing else.
@@ -36,6 +37,7 @@ from meshrelease.backends.kube.tools import (
     istioctl_client_version,
     locate_tools,
 )
+from meshrelease.backends.kube.versions import bookinfo_registry_for
 from meshrelease.backends.kube.warmup import ClientFactory
 from meshrelease.backends.settings import ClusterSettings
 from meshrelease.data import data_dir
@@ -112,7 +114,8 @@ class ClusterBackend(SessionBackend):
         )
         self.session = session
         self._check_api_servers(workload, mesh)
-        docs = MeshSession.bookinfo_manifests(s.data_dir or data_dir(), s.bookinfo_tag)
+        registry = s.bookinfo_registry or bookinfo_registry_for(self.istioctl_version)
+        docs = MeshSession.bookinfo_manifests(s.data_dir or data_dir(), s.bookinfo_tag, registry)
         missing = self._missing(session, docs)
         if missing:
             session.apply_infrastructure(missing, "bookinfo")
@@ -191,6 +194,8 @@ class ClusterBackend(SessionBackend):
                 hint=f"check --kubeconfig/--context; create it with kubectl create namespace {ns} and "
                 "label it for sidecar injection",
             ) from None
+        if not mesh.same_api_server(workload):
+            self._check_mesh_namespace(mesh, ns)
         try:
             mesh.get_json(VS_RESOURCE, namespace=ns)
         except CommandError as exc:
@@ -199,6 +204,30 @@ class ClusterBackend(SessionBackend):
                 hint="on a managed mesh (ASM) pass --mesh-kubeconfig/--mesh-context of the mesh instance; "
                 "otherwise check that Istio is installed",
             ) from None
+
+    def _check_mesh_namespace(self, mesh: Kubectl, ns: str) -> None:
+        """On a separate mesh API server (ASM's instance) the namespace must exist there too: listing Istio
+        objects in a namespace it does not have answers with an empty list, and the first apply fails."""
+        try:
+            found = mesh.get_json("namespace", ns, ignore_not_found=True)
+        except CommandError as exc:
+            if "forbidden" in exc.stderr.lower():
+                return  # no right to read namespaces: the apply will tell
+            raise MeshReleaseError(
+                f"cannot reach the mesh's API server: {exc.stderr.strip()[:300]}",
+                hint="check --mesh-kubeconfig/--mesh-context (ASM: the mesh instance's kubeconfig)",
+            ) from None
+        if found:
+            return
+        connection = " ".join(mesh.connection_args())
+        kubectl = f"kubectl {connection} " if connection else "kubectl "
+        raise MeshReleaseError(
+            f"namespace {ns} does not exist on the mesh's API server (Istio objects go there; on ASM the mesh "
+            "instance has namespaces of its own)",
+            hint=f"create it and label it for injection through the mesh kubeconfig: `{kubectl}create namespace "
+            f"{ns}` then `{kubectl}label namespace {ns} istio-injection=enabled` (ASM 1.28+ syncs the label to "
+            "the data-plane cluster)",
+        )
 
     def _missing(self, session: MeshSession, docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """The Bookinfo objects not present yet (checked on the API server each belongs to)."""

@@ -57,7 +57,7 @@ class ProxyDiagnostics:
             log = self._logs(pod, ref.namespace, PROXY_CONTAINER, self.tail)
             out[f"{ref.label} access log ({proxy_id}, last {self.tail} lines)"] = log.rstrip() or "(empty)"
         try:
-            out["istioctl proxy-status"] = self.istioctl.proxy_status().rstrip()
+            out["istioctl proxy-status"] = self.istioctl.proxy_status_text().rstrip()
         except MeshReleaseError as exc:
             out["istioctl proxy-status"] = _unreadable(exc)
         return out

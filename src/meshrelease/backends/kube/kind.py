@@ -1,16 +1,22 @@
 """The kind cluster of a session: created through pytest-kubernetes, or adopted when it already runs.
 
-Lifecycle goes through pytest-kubernetes's kind manager (``select_provider_manager("kind")``, the class its
-``k8s_manager("kind")`` fixture returns) with ``ClusterOptions(provider_config=…, api_version=…)``, the one
+Creation goes through pytest-kubernetes's kind manager (``select_provider_manager("kind")``, the class its
+``k8s_manager("kind")`` fixture returns) and its public ``create(ClusterOptions(provider_config=…))``, the one
 route by which a kind config with extraPortMappings reaches ``kind create`` (its ``--k8s-provider-config``
-option is unusable: docs/real-clusters.md, pytest-kubernetes item 1). The manager is subclassed to work around
-the rest of that list:
+option is unusable). pyproject bounds pytest-kubernetes to the minor this was written against (0.9); the
+manager is subclassed in two private places, checked by ``tests/contract/test_kube_kind_session.py``:
 
-- commands run as argument lists through :class:`~meshrelease.backends.kube.runner.CommandRunner` (its ``_exec`` joins
-  a ``shell=True`` string: item 3), with the kind binary found by :mod:`meshrelease.backends.kube.tools` (item 5);
-- readiness is polled with kubectl argument lists, bounded, and a timeout reports the last state (item 6);
-  the pre-create probe is skipped (the cluster is known not to exist), so ownership cannot flip (item 4);
-- ``delete`` removes only a cluster this session created.
+- ``_exec``/``_exec_path``: commands run as argument lists through
+  :class:`~meshrelease.backends.kube.runner.CommandRunner` (its own ``_exec`` joins a ``shell=True`` string),
+  with the kind binary found by :mod:`meshrelease.backends.kube.tools`;
+- ``ready`` (public): polled with kubectl argument lists, bounded, and a timeout reports the last state; the
+  pre-create probe is skipped (the cluster is known not to exist), so ownership cannot flip.
+
+Ownership is decided *before* ``kind create`` runs: from then on the cluster is this session's, so a create
+that is killed (its timeout, a pytest timeout, Ctrl-C), a readiness wait or an install that fails still ends
+in ``kind delete cluster`` at close. A ``kind create`` that fails by itself has removed its nodes already (and
+"node(s) already exist" means another owner), so it gives the cluster up. Deletion runs kind directly (an
+argument list), never the manager.
 
 A cluster with the same name that already runs is adopted (``kind get kubeconfig``) and never deleted.
 ``keep`` leaves a created cluster running for the next session, which then adopts it.
@@ -29,8 +35,8 @@ from pytest_kubernetes.providers import select_provider_manager
 
 from meshrelease.backends.kube.kubectl import Kubectl
 from meshrelease.backends.kube.manifests import items_of
-from meshrelease.backends.kube.runner import CommandResult, CommandRunner
-from meshrelease.errors import UserInputError
+from meshrelease.backends.kube.runner import CommandResult, CommandRunner, CommandTimeout
+from meshrelease.errors import CommandError, UserInputError
 
 
 class KindCluster:
@@ -65,10 +71,9 @@ class KindCluster:
         self.poll_interval = poll_interval
         self.kubeconfig = workdir / "kubeconfig"
         self.config_path = workdir / "kind-config.yaml"
-        self.created = False
+        self.created = False  # this session ran (or started) ``kind create``: the cluster is its to delete
         self.up_done = False
         self.kubectl = Kubectl(runner, kubectl_binary, kubeconfig=str(self.kubeconfig), role="kind")
-        self._manager: Any = None
 
     # -- config ----------------------------------------------------------------------------------------
 
@@ -123,35 +128,51 @@ class KindCluster:
             self.kubectl.wait_ready(timeout=self.ready_timeout, interval=self.poll_interval)
         else:
             self.config_path.write_text(yaml.safe_dump(self.render_config(), sort_keys=False), encoding="utf-8")
+            self.kubeconfig.unlink(missing_ok=True)  # kind writes it once the control plane is up
             manager = self._manager_class()(provider_config=str(self.config_path))
-            self._manager = manager
-            manager.create(
-                ClusterOptions(
-                    provider_config=self.config_path,
-                    api_version=self.kubernetes_version,
-                    kubeconfig_path=self.kubeconfig,
-                    cluster_timeout=int(self.create_timeout),
-                ),
-                timeout=max(1, int(self.ready_timeout)),
-                options=["--wait", "120s"],
-            )
-            self.created = True
+            self.created = True  # before kind runs: whatever happens next, close() deletes what it made
+            try:
+                manager.create(
+                    ClusterOptions(
+                        provider_config=self.config_path,
+                        api_version=self.kubernetes_version,
+                        kubeconfig_path=self.kubeconfig,
+                        cluster_timeout=int(self.create_timeout),
+                    ),
+                    timeout=max(1, int(self.ready_timeout)),
+                    options=["--wait", "120s"],
+                )
+            except CommandError as exc:
+                if exc.argv[1:3] == ["create", "cluster"] and not isinstance(exc, CommandTimeout):
+                    # kind failed and exited on its own: it removed the nodes it made, and "node(s) already
+                    # exist" means the cluster is someone else's. Only a killed kind leaves nodes behind.
+                    self.created = False
+                raise
         self.up_done = True
 
     def down(self) -> str:
-        """Delete the cluster if this session created it and ``keep`` is off; returns what was done."""
-        if not self.up_done:
-            return f"kind cluster {self.name} was not started"
+        """Delete the cluster if this session created it (or began to) and ``keep`` is off; returns what was done."""
         if not self.created:
+            if not self.up_done:
+                return f"kind cluster {self.name} was not started"
             return f"kind cluster {self.name} left running (this session did not create it)"
-        if self.keep:
+        if self.keep and self.up_done:
             return (
                 f"kind cluster {self.name} kept (--keep-cluster); the next session with --kind-cluster-name "
                 f"{self.name} reuses it; remove it with: kind delete cluster --name {self.name}"
             )
-        self._manager.delete()
+        self.runner.run([self.kind_binary, "delete", "cluster", "--name", self.name], timeout=300)
+        self.created = False
         self.up_done = False
         return f"kind cluster {self.name} deleted"
+
+    def load_image_archive(self, archive: Path, *, timeout: float) -> None:
+        """``kind load image-archive <archive> --name <name>``: images saved on the host, into every node."""
+        self.runner.run(
+            [self.kind_binary, "load", "image-archive", str(archive), "--name", self.name],
+            timeout=timeout,
+            hint="kind load needs a node image built for this kind release (see meshrelease/data/kind-pins.json)",
+        )
 
     def export_logs(self, dest: Path) -> Path:
         """``kind export logs <dest>/kind-<name> --name <name>``; returns that directory."""
@@ -171,9 +192,7 @@ class KindCluster:
         cluster = self
 
         class MeshreleaseKindManager(base):  # type: ignore[misc, valid-type]
-            """pytest-kubernetes's kind manager with argument-list commands and our readiness/ownership."""
-
-            _ran_create = False
+            """pytest-kubernetes's kind manager with argument-list commands and our readiness wait."""
 
             @property
             def _exec_path(self) -> Path:
@@ -188,23 +207,12 @@ class KindCluster:
                 limit = timeout or self._cluster_options.cluster_timeout
                 return cluster.runner.run([cluster.kind_binary, *arguments], timeout=float(limit))
 
-            def _on_create(self, cluster_options: ClusterOptions, **kwargs: Any) -> None:
-                self._ran_create = True
-                super()._on_create(cluster_options, **kwargs)
-                # kind created it: from here on it is this session's to delete, even if readiness fails
-                cluster.created = True
-                cluster.up_done = True
-
             def ready(self, timeout: int = 20) -> bool:
-                if not self._ran_create:
-                    return False  # the pre-create probe: the cluster is known not to exist
+                if not cluster.kubeconfig.exists():
+                    return False  # the pre-create probe: kind has not written the kubeconfig yet
                 # pytest-kubernetes passes whole seconds; the session's own (float) timeout is the one meant
                 cluster.kubectl.wait_ready(timeout=cluster.ready_timeout, interval=cluster.poll_interval)
                 return True
-
-            def delete(self) -> None:
-                if self._ran_create:
-                    self._on_delete()
 
         return MeshreleaseKindManager
 

@@ -6,15 +6,17 @@ Session start, in order (each step bounded; every command an argument list):
    check istioctl's own version against ``--istio-version``;
 2. adopt the running kind cluster of that name, or create it through pytest-kubernetes with the session's
    kind config (extraPortMappings to the ingress gateway's fixed NodePort; node image pinned per Istio minor);
+   on a cluster it created, with ``--kind-image-pull host``, pull the Istio and Bookinfo images on the host
+   and ``kind load`` them (see images.py: the node's own pulls are anonymous);
 3. install Istio with ``istioctl install -f istio-install.yaml`` unless the cluster already runs that version;
    wait for istiod and the gateway; check the gateway Service publishes the NodePort kind maps;
 4. label the namespace for injection, apply Bookinfo and its Gateway, wait for the rollouts (restarting any
    deployment whose pods predate the label), then warm up through the gateway at the mapped host port until
    reviews v1, v2 and v3 have all answered.
 
-``close()`` deletes the cluster if this session created it (unless ``--keep-cluster``); on a cluster it
-did not create (or keeps) it removes the objects the run applied and restores what they replaced. It never
-deletes what it did not create.
+``close()`` deletes the cluster if this session created it, or began to (unless ``--keep-cluster``), also
+after a start that failed or was interrupted; on a cluster it did not create (or keeps) it removes the objects
+the run applied and restores what they replaced. It never deletes what it did not create.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import yaml
 
 from meshrelease.backends.base import BackendInfo
+from meshrelease.backends.kube.images import HostImages
 from meshrelease.backends.kube.istioctl import Istioctl
 from meshrelease.backends.kube.kind import KindCluster
 from meshrelease.backends.kube.manifests import deployment_images
@@ -41,7 +44,7 @@ from meshrelease.backends.kube.tools import (
     istioctl_client_version,
     locate_tools,
 )
-from meshrelease.backends.kube.versions import image_tag, node_image_kubernetes, pin_for
+from meshrelease.backends.kube.versions import bookinfo_registry_for, image_tag, node_image_kubernetes, pin_for
 from meshrelease.backends.kube.warmup import ClientFactory
 from meshrelease.backends.settings import KindSettings
 from meshrelease.data import data_dir
@@ -74,6 +77,7 @@ class KindBackend(SessionBackend):
         self.tools: Tools | None = None
         self.istio_version = ""
         self.node_image = ""
+        self.preloaded: list[str] = []  # images loaded into the node from the host
         self.warmup_counts: dict[str, int] = {}
         self.close_message = ""
         self._ingress_url = ""
@@ -123,6 +127,12 @@ class KindBackend(SessionBackend):
         cluster.up()
         kubectl = cluster.kubectl
         istioctl = Istioctl(self.runner, tools.istioctl, kubectl)
+        registry = s.bookinfo_registry or bookinfo_registry_for(version)
+        docs = MeshSession.bookinfo_manifests(data, s.bookinfo_tag, registry)
+        if cluster.created and s.image_pull == "host":
+            images = istioctl.manifest_images(operator)
+            images += [i for d in docs if d.get("kind") == "Deployment" for i in deployment_images(d)]
+            self._preload(cluster, tools, list(dict.fromkeys(images)), session_dir / "images")
         session = MeshSession(
             self.runner,
             workload=kubectl,
@@ -140,7 +150,6 @@ class KindBackend(SessionBackend):
                 [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": s.namespace}}], "namespace"
             )
         session.label_namespace_for_injection()
-        docs = MeshSession.bookinfo_manifests(data, s.bookinfo_tag)
         session.apply_infrastructure(docs, "bookinfo")
         deployments = [str(d["metadata"]["name"]) for d in docs if d.get("kind") == "Deployment"]
         session.roll_out(deployments, timeout=s.rollout_timeout)
@@ -192,6 +201,28 @@ class KindBackend(SessionBackend):
         return self.cluster.export_logs(dest_dir)
 
     # -- helpers ------------------------------------------------------------------------------------------
+
+    def load_images(self, images: list[str]) -> None:
+        """Pull ``images`` on the host and load them into the started cluster's node (e.g. the images of the
+        Istio release an upgrade installs next); nothing with ``--kind-image-pull node``."""
+        cluster, tools = self.cluster, self.tools
+        if cluster is None or tools is None or not cluster.up_done:
+            raise MeshReleaseError("the kind backend is not started", hint="call start() first")
+        if self.settings.image_pull == "host":
+            workdir = Path(tempfile.mkdtemp(prefix="meshrelease-images-", dir=self._own_dir or None))
+            self._preload(cluster, tools, images, workdir)
+
+    def _preload(self, cluster: KindCluster, tools: Tools, images: list[str], workdir: Path) -> None:
+        """Pull ``images`` with the host's docker and load them into the node (see images.py)."""
+        host = HostImages(self.runner, tools.docker, pull_timeout=self.settings.pull_timeout)
+        try:
+            platform = host.platform()
+            host.pull(images, platform)
+            archive = host.save(images, workdir / "images.tar", platform)
+            cluster.load_image_archive(archive, timeout=self.settings.load_timeout)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)  # the archive: gigabytes
+        self.preloaded += images
 
     def _ensure_istio(self, istioctl: Istioctl, operator: Path, node_port: int, *, check_node_port: bool) -> None:
         kubectl = istioctl.cluster

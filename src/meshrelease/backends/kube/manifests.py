@@ -1,10 +1,9 @@
 """Manifests on their way to kubectl: identities, namespaces filled in, written to files.
 
 kubectl always gets files (``apply -f <file>``), never YAML through a shell pipe, so a quote or a space in a
-value needs no escaping (pytest-kubernetes's ``echo '<yaml>' |`` breaks on a single quote:
-docs/real-clusters.md, pytest-kubernetes item 3). Each namespaced document gets ``metadata.namespace`` written
-out when it has none, so ``-n`` is never needed (kubectl refuses a ``-n`` that disagrees with a namespace in
-the file).
+value needs no escaping (pytest-kubernetes 0.9's ``echo '<yaml>' |`` breaks on a single quote). Each
+namespaced document gets ``metadata.namespace`` written out when it has none, so ``-n`` is never needed
+(kubectl refuses a ``-n`` that disagrees with a namespace in the file).
 """
 
 from __future__ import annotations
@@ -164,8 +163,9 @@ def load_manifest_file(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def set_bookinfo_tag(docs: Sequence[Mapping[str, Any]], tag: str) -> list[dict[str, Any]]:
-    """Copies of ``docs`` whose Bookinfo images (``…/examples-bookinfo-*:<tag>``) carry ``tag``."""
+def set_bookinfo_tag(docs: Sequence[Mapping[str, Any]], tag: str, registry: str | None = None) -> list[dict[str, Any]]:
+    """Copies of ``docs`` whose Bookinfo images (``…/examples-bookinfo-*:<tag>``) carry ``tag`` and, when given,
+    come from ``registry`` (``registry.istio.io/release`` -> ``registry.istio.io/release/examples-bookinfo-…``)."""
     out: list[dict[str, Any]] = []
     for doc in docs:
         copied: dict[str, Any] = copy.deepcopy(dict(doc))
@@ -173,7 +173,10 @@ def set_bookinfo_tag(docs: Sequence[Mapping[str, Any]], tag: str) -> list[dict[s
             for container in _containers(copied):
                 image = container.get("image")
                 if isinstance(image, str) and "examples-bookinfo-" in image:
-                    container["image"] = image.rsplit(":", 1)[0] + f":{tag}"
+                    repository = image.rsplit(":", 1)[0]
+                    if registry:
+                        repository = f"{registry.rstrip('/')}/{repository.rsplit('/', 1)[-1]}"
+                    container["image"] = f"{repository}:{tag}"
         out.append(copied)
     return out
 

@@ -84,9 +84,9 @@ class MeshSession:
     # -- Bookinfo ------------------------------------------------------------------------------------------
 
     @staticmethod
-    def bookinfo_manifests(fixtures: Path, tag: str) -> list[dict[str, Any]]:
-        """bookinfo.yaml (images at ``tag``) and bookinfo-gateway.yaml from ``fixtures``."""
-        docs = set_bookinfo_tag(load_manifest_file(fixtures / "bookinfo.yaml"), tag)
+    def bookinfo_manifests(fixtures: Path, tag: str, registry: str | None = None) -> list[dict[str, Any]]:
+        """bookinfo.yaml (images at ``tag``, from ``registry`` when given) and bookinfo-gateway.yaml."""
+        docs = set_bookinfo_tag(load_manifest_file(fixtures / "bookinfo.yaml"), tag, registry)
         return docs + load_manifest_file(fixtures / "bookinfo-gateway.yaml")
 
     def apply_infrastructure(self, docs: Sequence[ObjectDoc], label: str) -> list[str]:

@@ -5,7 +5,9 @@ the harness reads what the proxies run: the productpage sidecar (the client whos
 which reviews version answers) and, for gateway-bound VirtualServices, the ingress gateway. The expected
 state is computed from the **live** Istio objects on the mesh's API server, not only from what this run
 applied, so a VirtualService that was there before the run and takes over a host after a delete is
-expected as istiod would render it. Then ``istioctl proxy-status`` must not show those proxies STALE.
+expected as istiod would render it. Then ``istioctl proxy-status`` must not show those proxies STALE (or ERROR) for
+any xDS type (read from its JSON, or its verbose table on istioctl 1.27-1.29:
+:mod:`meshrelease.backends.kube.proxy_status`).
 Every poll is bounded; a timeout names the lagging proxy and what it still serves.
 """
 
@@ -16,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshrelease.backends.kube.istioctl import NOT_LISTED, Istioctl, stale_proxies
+from meshrelease.backends.kube.istioctl import Istioctl
 from meshrelease.backends.kube.kubectl import ALL_NAMESPACES, Kubectl
 from meshrelease.backends.kube.manifests import items_of
 from meshrelease.backends.kube.routes import (
@@ -116,7 +118,7 @@ class ProxySync:
                         "and istiod's logs (kubectl logs -n istio-system deploy/istiod)",
                     )
                 raise WaitTimeout(
-                    "istioctl proxy-status to show the proxies SYNCED",
+                    "istioctl proxy-status to show every xDS type of the proxies SYNCED",
                     timeout,
                     "; ".join(f"{p}: {line}" for p, line in stale.items()),
                 )
@@ -205,24 +207,31 @@ class ProxySync:
         return self.istioctl.clusters(proxy_id, timeout=timeout)
 
     def _stale(self, proxies: list[str]) -> dict[str, str]:
-        """Proxies that ``istioctl proxy-status`` shows STALE.
+        """Proxies that ``istioctl proxy-status`` shows STALE or ERROR for some xDS type: id -> what it shows.
 
-        A mesh whose istiod istioctl cannot reach (a managed control plane) answers with an error, and a
-        proxy-status that does not list the proxies cannot tell: either way the check is dropped for the
-        session, with a note."""
+        A mesh whose istiod istioctl cannot reach (a managed control plane) answers with an error, a
+        proxy-status that does not list the proxies cannot tell, and one without per-type states (an istioctl
+        printing only subscribed types) cannot either: then the check is dropped for the session, with a note."""
         try:
-            status = self.istioctl.proxy_status()
+            report = self.istioctl.proxy_status()
         except CommandError as exc:
             self.use_proxy_status = False
             self.notes.append(f"istioctl proxy-status is not available here, not used: {exc.stderr.strip()[:200]}")
             return {}
-        stale = stale_proxies(status, proxies)
-        unlisted = [p for p, line in stale.items() if line == NOT_LISTED]
+        found = {p: report.find(p) for p in proxies}
+        unlisted = [p for p, status in found.items() if status is None]
         if unlisted:
             self.use_proxy_status = False
             self.notes.append(f"istioctl proxy-status does not list {', '.join(unlisted)}; not used")
             return {}
-        return stale
+        unknown = [p for p, status in found.items() if status is not None and not status.sync_known]
+        if unknown:
+            self.use_proxy_status = False
+            self.notes.append(
+                f"istioctl proxy-status ({report.form}) shows no per-type sync state for {', '.join(unknown)}; not used"
+            )
+            return {}
+        return {p: status.describe() for p, status in found.items() if status is not None and status.out_of_sync()}
 
 
 def _live_of(live: Sequence[Mapping[str, Any]], key: ObjectKey) -> list[Mapping[str, Any]]:

@@ -58,7 +58,7 @@ def locate_tools(
     missing_names: list[str] = []
     for tool in required:
         if tool == "istioctl":
-            where, why = _find_istioctl(istioctl, istio_home, path)
+            where, why = find_istioctl(istioctl, istio_home, path)
         else:
             where = shutil.which(tool, path=path) or ""
             why = "not on PATH"
@@ -80,7 +80,8 @@ def locate_tools(
     )
 
 
-def _find_istioctl(explicit: str | None, istio_home: str | None, path: str) -> tuple[str, str]:
+def find_istioctl(explicit: str | None, istio_home: str | None, path: str) -> tuple[str, str]:
+    """(absolute path, "") or ("", why not): ``--istioctl``, else ``$ISTIO_HOME/bin/istioctl``, else PATH."""
     if explicit:
         candidate = Path(explicit).expanduser()
         if candidate.is_file() and os.access(candidate, os.X_OK):

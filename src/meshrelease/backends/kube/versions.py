@@ -1,22 +1,23 @@
-"""Pinned versions for the kind backend: Istio minor -> kind node image, the kind release, Bookinfo's tag.
+"""Pinned versions for the kind backend: Istio minor -> latest patch, kind node image, supported Kubernetes
+range and the registry of its Bookinfo sample; the kind and kubectl releases.
 
-This is the one table the harness, the Makefile and the CI matrix follow (docs/real-clusters.md, "Pinned
-versions"). Node images
-are the kindest/node builds published with kind v0.31.0, digest-pinned, each inside its Istio minor's
-supported Kubernetes range (1.28: 1.30-1.34; 1.29: 1.30-1.35; 1.30: 1.32-1.36).
+The table is ``meshrelease/data/kind-pins.json``, with the source of every value. The harness reads it
+here; the e2e-kind workflow builds its matrix from the same file (``.github/scripts/kind_pins.py``), so the
+two cannot disagree. Node images are the kindest/node builds published with the pinned kind release,
+digest-pinned, each inside its Istio minor's supported Kubernetes range.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from meshrelease.data import data_dir
 from meshrelease.errors import UserInputError
 
-KIND_VERSION = "v0.31.0"
-
-_NODE_1_34 = "kindest/node:v1.34.3@sha256:08497ee19eace7b4b5348db5c6a1591d7752b164530a36f855cb0f2bdcbadd48"
-_NODE_1_35 = "kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f"
+PINS_FILE = "kind-pins.json"
 
 
 @dataclass(frozen=True)
@@ -24,19 +25,69 @@ class IstioPin:
     """One Istio minor as the harness runs it on kind."""
 
     minor: str  # "1.30"
-    latest: str  # latest patch known to the table, e.g. "1.30.4"
+    latest: str  # latest patch known to the table, e.g. "1.30.5"
     node_image: str  # kindest/node image (digest-pinned)
-    kubernetes: str  # the node image's Kubernetes version, e.g. "1.35.0"
+    kubernetes: str  # the node image's Kubernetes version, e.g. "1.36.4"
+    kubernetes_min: str  # oldest Kubernetes minor this Istio minor supports, e.g. "1.32"
+    kubernetes_max: str  # newest, e.g. "1.36"
+    bookinfo_registry: str  # where this release's Bookinfo sample pulls from, e.g. "registry.istio.io/release"
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def supports_kubernetes(self, version: str) -> bool:
+        """Whether ``version`` (``1.35.8``, ``v1.35``) is inside this minor's supported Kubernetes range."""
+        wanted, lo, hi = _minor_tuple(version), _minor_tuple(self.kubernetes_min), _minor_tuple(self.kubernetes_max)
+        if wanted is None or lo is None or hi is None:
+            return False
+        return lo <= wanted <= hi
+
+    @property
+    def kubernetes_range(self) -> str:
+        return f"{self.kubernetes_min}-{self.kubernetes_max}"
 
 
-ISTIO_PINS: dict[str, IstioPin] = {
-    "1.28": IstioPin("1.28", "1.28.10", _NODE_1_34, "1.34.3"),
-    "1.29": IstioPin("1.29", "1.29.6", _NODE_1_35, "1.35.0"),
-    "1.30": IstioPin("1.30", "1.30.4", _NODE_1_35, "1.35.0"),
-}
-"""The last three Istio minors (the CI matrix runs each ``latest``)."""
+def load_table() -> dict[str, Any]:
+    """The raw table (``kind-pins.json``)."""
+    data: dict[str, Any] = json.loads((data_dir() / PINS_FILE).read_text(encoding="utf-8"))
+    return data
+
+
+def _pins(table: dict[str, Any]) -> dict[str, IstioPin]:
+    out: dict[str, IstioPin] = {}
+    for row in table["istio"]:
+        image = str(row["node_image"])
+        out[str(row["minor"])] = IstioPin(
+            minor=str(row["minor"]),
+            latest=str(row["latest"]),
+            node_image=image,
+            kubernetes=node_image_kubernetes(image),
+            kubernetes_min=str(row["kubernetes_min"]),
+            kubernetes_max=str(row["kubernetes_max"]),
+            bookinfo_registry=str(row["bookinfo_registry"]),
+            sources={str(k): str(v) for k, v in (row.get("sources") or {}).items()},
+        )
+    return out
+
+
+def node_image_kubernetes(image: str) -> str:
+    """The Kubernetes version of a ``kindest/node:vX.Y.Z[@sha256:…]`` image; "" if the tag does not say."""
+    match = re.search(r":v(\d+\.\d+\.\d+)", image)
+    return match.group(1) if match else ""
+
+
+_TABLE = load_table()
+KIND_VERSION: str = str(_TABLE["kind"]["version"])
+KUBECTL_VERSION: str = str(_TABLE["kubectl"]["version"])
+ISTIO_PINS: dict[str, IstioPin] = _pins(_TABLE)
+"""The last three supported Istio minors (the CI matrix runs each ``latest``)."""
+
+DEFAULT_BOOKINFO_REGISTRY = "docker.io/istio"  # the registry of meshrelease's own bookinfo.yaml
 
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+][\w.]+)?$")
+
+
+def _minor_tuple(version: str) -> tuple[int, int] | None:
+    match = _VERSION_RE.match(version.strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def istio_minor(version: str) -> str:
@@ -46,7 +97,7 @@ def istio_minor(version: str) -> str:
         raise UserInputError(
             f"{version!r} is not an Istio version",
             field="--istio-version",
-            hint="give a release such as 1.30.4 (see https://github.com/istio/istio/releases)",
+            hint="give a release such as 1.30.5 (see https://github.com/istio/istio/releases)",
         )
     return f"{match.group(1)}.{match.group(2)}"
 
@@ -61,15 +112,20 @@ def pin_for(version: str) -> IstioPin:
             f"Istio {version}: no kind node image is pinned for Istio {minor} (pinned minors: {known})",
             field="--istio-version",
             hint="pass --kind-node-image kindest/node:vX.Y.Z with a Kubernetes version that Istio "
-            f"{minor} supports, or add the minor to meshrelease.backends.kube.versions.ISTIO_PINS",
+            f"{minor} supports (https://istio.io/latest/docs/releases/supported-releases/), or add the minor "
+            f"to meshrelease/data/{PINS_FILE}",
         )
     return pin
 
 
-def node_image_kubernetes(image: str) -> str:
-    """The Kubernetes version of a ``kindest/node:vX.Y.Z[@sha256:…]`` image; "" if the tag does not say."""
-    match = re.search(r":v(\d+\.\d+\.\d+)", image)
-    return match.group(1) if match else ""
+def bookinfo_registry_for(istio_version: str) -> str:
+    """Where the Bookinfo sample of that Istio release pulls its images from (docker.io/istio when unknown)."""
+    try:
+        minor = istio_minor(istio_version)
+    except UserInputError:
+        return DEFAULT_BOOKINFO_REGISTRY
+    pin = ISTIO_PINS.get(minor)
+    return pin.bookinfo_registry if pin else DEFAULT_BOOKINFO_REGISTRY
 
 
 def image_tag(image: str) -> str:
