@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from _pytest.junitxml import LogXML  # pytest's own JUnit writer, pointed at the report directory
+from _pytest.junitxml import LogXML, xml_key  # pytest's own JUnit writer, pointed at the report directory
 
 from meshrelease.backends.base import Backend, BackendInfo, LazyBackend
 from meshrelease.backends.settings import GROUP_TITLES, Settings, add_options, build_settings, options_in
@@ -156,6 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getini("junit_log_passing_tests"),
         )
         config.pluginmanager.register(state.junit_writer, "meshrelease-junit")
+        config.stash[xml_key] = state.junit_writer  # record_property & co. write into it, as with --junitxml
     if settings.local.keep_run_dir:  # this run keeps its run directories there: none of an earlier run's stays
         remove_entry(settings.report_dir / KEPT_RUNS_DIR)
 
@@ -168,7 +169,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if hooks is not None:
         config.pluginmanager.unregister(hooks)
     if state.junit_writer is not None:
-        config.pluginmanager.unregister(state.junit_writer)
+        if config.pluginmanager.is_registered(state.junit_writer):  # pytest's junitxml may have done it
+            config.pluginmanager.unregister(state.junit_writer)
+        if config.stash.get(xml_key, None) is state.junit_writer:
+            del config.stash[xml_key]
         state.junit_writer = None
     if state.junit_dir is not None:
         shutil.rmtree(state.junit_dir, ignore_errors=True)

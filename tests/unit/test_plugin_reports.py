@@ -239,3 +239,16 @@ def test_results_json_says_how_the_run_ended(pytester: pytest.Pytester, demo: Pa
     data = json.loads((pytester.path / "out" / "results.json").read_text())
     assert data["run"]["exit_status"] == 0 and data["run"]["outcome"] == "passed"
     assert data["steps"][0]["description"] == "The first step."
+
+
+def test_hand_written_tests_and_their_properties_are_in_the_report_junit(pytester: pytest.Pytester, demo: Path) -> None:
+    (demo.parent / "test_by_hand.py").write_text(
+        "def test_by_hand(record_property):\n    record_property('reviews', 'v1')\n"
+    )
+    result = run(pytester, "--report-dir", "out")
+    assert result.ret == pytest.ExitCode.OK
+    root = ET.parse(pytester.path / "out" / "junit.xml").getroot()
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    assert set(cases) == {"first", "second", "test_by_hand"}
+    prop = cases["test_by_hand"].find("properties/property")
+    assert prop is not None and (prop.get("name"), prop.get("value")) == ("reviews", "v1")

@@ -70,6 +70,7 @@ def step_result(passed: bool, name: str = "canary", start: float = T0) -> StepRe
         actions=["opened http://127.0.0.1:1/productpage", 'clicked "Sign in"'],
         screenshot=f"screenshots/asm-release--{name}--jason.png",
         seconds=0.8,
+        started_at=start + 1.2,
         png=PNG,
     )
     return StepResult(
@@ -190,6 +191,17 @@ def test_html_timeline_draws_every_page_bin_and_each_sync() -> None:
         "asm-release::canary: synced at +3.15 s, applied at +3.10 s (sync 0.04 s)",
     ]
     assert [a["href"] for a in timeline.find_all("a")] == [f"#{s['id']}" for s in page.select("section.card")]
+    browsers = [
+        r.title.get_text() for r in timeline.find_all("rect") if r.title and "the browser" in r.title.get_text()
+    ]
+    assert browsers == [
+        "asm-release::baseline: the browser as jason, 0.80 s: reviews v3 (pod reviews-v3-a-b), stars red, star colour "
+        "rgb(239, 68, 68), signed in as jason",
+        "asm-release::canary: the browser as jason, 0.80 s: reviews v1 (pod reviews-v3-a-b), stars red, star colour "
+        "rgb(239, 68, 68), signed in as jason",
+    ]
+    lanes = [t.get_text() for t in timeline.find_all("text", class_="lbl")]
+    assert lanes == ["anonymous", "jason"]  # the browser's user has a lane of its own
 
 
 def test_html_embeds_each_screenshot_inline_and_links_its_file() -> None:

@@ -117,6 +117,7 @@ def full_run() -> RunResults:
                 actions=["opened /productpage", 'clicked "Sign in"'],
                 screenshot="screenshots/asm-release--canary--jason.png",
                 seconds=1.5,
+                started_at=1796288294.5,
                 png=b"\x89PNG not written to results.json",
             )
         ],

@@ -32,7 +32,8 @@ The file is one JSON object; every key below is always written::
         example         null, or one mis-routed page: {label, observation, access_log}; the observation holds
                         the fields of :class:`~meshrelease.bookinfo.page.PageObservation` but its body
       views[]           ``--browser``: what a real browser showed each user of the step: {user, url, label, pod,
-                        stars, star_colour, signed_in_as, ui, agrees, problems, actions, screenshot, seconds};
+                        stars, star_colour, signed_in_as, ui, agrees, problems, actions, screenshot, seconds,
+                        started_at};
                         screenshot is a PNG file in the report directory
 
 Files written before these records existed leave out ``run``, ``message``, the times, ``description``,
@@ -124,6 +125,7 @@ class BrowserView:
     actions: list[str] = field(default_factory=list)  # what the browser did, as a person would
     screenshot: str = ""
     seconds: float = 0.0
+    started_at: float = 0.0  # Unix time the browser began opening the page
     png: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -151,6 +153,7 @@ class BrowserView:
             "actions": list(self.actions),
             "screenshot": self.screenshot,
             "seconds": self.seconds,
+            "started_at": self.started_at,
         }
 
 
@@ -254,7 +257,7 @@ class StepRecord(StepResult):
             started_at=round(result.started_at, 4),
             applied_at=_round_opt(result.applied_at),
             synced_at=_round_opt(result.synced_at),
-            views=[replace(v, seconds=round(v.seconds, 4)) for v in result.views],
+            views=[replace(v, seconds=round(v.seconds, 4), started_at=round(v.started_at, 4)) for v in result.views],
             nodeid=nodeid,
         )
 
@@ -514,6 +517,7 @@ def _read_view(o: JsonObject) -> BrowserView:
         actions=o.texts("actions"),
         screenshot=o.text("screenshot"),
         seconds=o.number("seconds"),
+        started_at=o.number("started_at"),
     )
 
 

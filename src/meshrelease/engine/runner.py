@@ -191,8 +191,10 @@ class StepRunner:
             who = user if user is not None else "anonymous"
             pairs = zip(step.expect, result.expectations, strict=False)
             checks = [(exp, res) for exp, res in pairs if exp.user == user]
+            started = time.time()
             page = viewer.view(self.backend.ingress_url, user)
             view = judge_view(page, checks, screenshot=screenshot_name(scenario.name, step.name, user))
+            view.started_at = started
             verdict = "agrees with the verdict" if view.agrees else "DISAGREES: " + "; ".join(view.problems)
             self._say(f"{scenario.name}::{step.name} browser as {who} -> {view.describe()}: {verdict}")
             views.append(view)

@@ -73,7 +73,7 @@ ul.objects li{background:#f1f5f9;border-radius:6px;padding:2px 8px;font:12px ui-
 Consolas,monospace}
 .warn{background:#fffbeb;border:1px solid #fde68a;color:#92400e;border-radius:6px;padding:6px 10px;margin:8px 0;
 font-size:12.5px}.warn ul{margin:4px 0 0;padding-left:18px}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto}td.name{white-space:nowrap}
 td.exp{min-width:170px;max-width:260px}td.obs{white-space:nowrap;font-variant-numeric:tabular-nums;font-size:12.5px}
 pre{white-space:pre-wrap;word-break:break-word;background:#f1f5f9;border-radius:6px;padding:10px 12px;
 font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;margin:6px 0}
@@ -215,7 +215,7 @@ def _summary(results: RunResults) -> str:
             views = "".join(_TICK if v.agrees else _CROSS for v in step.views)
             rows.append(
                 f"<tr><td class='num'>{n}</td><td>{_badge(step.outcome)}</td>"
-                f"<td><a href='#{step_anchor(n, step)}'>{_esc(step.step)}</a></td>"
+                f"<td class='name'><a href='#{step_anchor(n, step)}'>{_esc(step.step)}</a></td>"
                 f"<td>{_esc(step.description)}</td><td class='num'>{pages}</td>"
                 f"<td class='num'>{step.seconds:.2f} s</td>" + (f"<td>{views}</td>" if browser else "") + "</tr>"
             )
@@ -237,7 +237,7 @@ def _timeline(results: RunResults, colours: Colours) -> str:
         "<p class='meta'>What every page showed, by the time it was requested (stacked shares per time bin), one "
         "lane per user; the numbered bands are the steps (replays and sync included), the dashed blue line the "
         "moment the step's apply ran on every proxy.</p>"
-        f"{legend(labels, colours)}{chart}</div>"
+        f"{legend(labels, colours, browser=any(s.views for s in steps))}{chart}</div>"
     )
 
 

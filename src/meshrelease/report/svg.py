@@ -21,6 +21,7 @@ PALETTE = {
 }
 FALLBACK_COLOURS = ["#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ea580c", "#4f46e5"]
 SYNC_COLOUR = "#2563eb"
+BROWSER_COLOUR = "#bfdbfe"
 _esc = html.escape
 
 
@@ -134,8 +135,8 @@ def timeline_chart(
     shown = [(i, s) for i, s in enumerate(steps) if 0 < s.started_at < end and s.started_at + s.seconds > start]
     users: list[str] = []
     for _, s in shown:
-        for e in s.expectations:
-            who = e.user if e.user is not None else "anonymous"
+        for who in [e.user for e in s.expectations] + [v.user for v in s.views]:
+            who = who if who is not None else "anonymous"
             if who not in users:
                 users.append(who)
     users = users or ["anonymous"]
@@ -193,6 +194,19 @@ def timeline_chart(
                         f'<rect x="{x0:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}" fill="{colours(label)}"/>'
                     )
                 out.append(f"<g><title>{title}</title>{''.join(rects)}</g>")
+    # a real browser opening the page (--browser)
+    for _, s in shown:
+        for v in s.views:
+            if v.started_at <= 0 or v.started_at > end or v.started_at + v.seconds < start:
+                continue
+            y = lanes_top + users.index(v.who) * (lane_h + gap)
+            x0, x1 = clip(v.started_at), clip(v.started_at + v.seconds)
+            title = _esc(f"{s.scenario}::{s.step}: the browser as {v.who}, {v.seconds:.2f} s: {v.describe()}")
+            fill = BROWSER_COLOUR if v.agrees else "#fca5a5"
+            out.append(
+                f'<rect x="{x0:.2f}" y="{y + lane_h * 0.3:.2f}" width="{max(x1 - x0, 1):.2f}" '
+                f'height="{lane_h * 0.4:.2f}" rx="3" fill="{fill}" opacity="0.8"><title>{title}</title></rect>'
+            )
     # the moment each apply was synced
     for _, s in shown:
         if s.synced_at is None or not start <= s.synced_at <= end:
@@ -225,11 +239,13 @@ def timeline_chart(
     )
 
 
-def legend(labels: Iterable[str], colours: Colours) -> str:
-    """HTML: a swatch per label, plus the sync marker."""
+def legend(labels: Iterable[str], colours: Colours, *, browser: bool = False) -> str:
+    """HTML: a swatch per label, the browser's bar (when there is one), and the sync marker."""
     items = [
         f'<span class="key"><i style="background:{colours(label)}"></i>{_esc(label)}</span>'
         for label in colours.ordered(labels)
     ]
+    if browser:
+        items.append(f'<span class="key"><i style="background:{BROWSER_COLOUR}"></i>browser (--browser)</span>')
     items.append(f'<span class="key"><i class="sync" style="border-color:{SYNC_COLOUR}"></i>apply synced</span>')
     return '<div class="legend">' + "".join(items) + "</div>"
