@@ -252,3 +252,27 @@ def test_hand_written_tests_and_their_properties_are_in_the_report_junit(pyteste
     assert set(cases) == {"first", "second", "test_by_hand"}
     prop = cases["test_by_hand"].find("properties/property")
     assert prop is not None and (prop.get("name"), prop.get("value")) == ("reviews", "v1")
+
+
+def test_kept_run_directories_are_this_runs_only(pytester: pytest.Pytester, demo: Path) -> None:
+    out = pytester.path / "out"
+    (out / "runs" / "meshrelease-earlier").mkdir(parents=True)
+    run(pytester, "--report-dir", "out")
+    assert not (out / "runs").exists()  # not kept this time: the earlier run's directories go with its report
+
+    (out / "runs" / "meshrelease-earlier").mkdir(parents=True)
+    (demo.parent / "conftest.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.fixture(autouse=True)
+            def a_mesh_keeping_its_run_directory(meshrelease_settings):
+                # what the local mesh does with --keep-run-dir: its run directory under settings.local.run_dir
+                (meshrelease_settings.local.run_dir / "meshrelease-this-run").mkdir(parents=True, exist_ok=True)
+            """
+        )
+    )
+    result = run(pytester, "--report-dir", "out", "--keep-run-dir")
+    assert result.ret == pytest.ExitCode.OK
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["meshrelease-this-run"]

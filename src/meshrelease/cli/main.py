@@ -26,7 +26,7 @@ from meshrelease.errors import MeshReleaseError, ValidationError
 
 EPILOG = """examples:
   meshrelease run                                   every scenario on the local backend
-  meshrelease run scenarios/asm-release -k canary   the canary steps of one scenario (earlier steps replayed)
+  meshrelease run scenarios/asm-release -k canary   the canary steps (the first replays what comes before it)
   meshrelease serve --port 8080                     Bookinfo on a local mesh; open the printed URL
   meshrelease apply -f scenarios/asm-release/manifests/reviews-v2.yaml
   meshrelease get virtualservices -o yaml
