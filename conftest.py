@@ -4,4 +4,4 @@ Everything a scenario run needs (options, collection, the mesh and runner fixtur
 package's pytest plugin, as in any user's repository.
 """
 
-pytest_plugins = ["fixtures.processes"]
+pytest_plugins = ["fixtures.processes", "fixtures.browser"]

@@ -20,14 +20,22 @@
   (docs/real-clusters.md, "Time budgets"). A start that fails or is interrupted is recorded once by
   :class:`~meshrelease.backends.base.LazyBackend`; later tests fail at once with its reason.
 - Each step is recorded as a :class:`~meshrelease.engine.results.StepRecord` (the runner's result, the node id
-  and pytest's outcome: passed, failed, skipped, or error when its setup failed); at the end of the session
-  they go to ``--report-dir`` (results.json, report.md, report.html).
+  and pytest's outcome: passed, failed, skipped, or error when its setup failed — e.g. a mesh that cannot
+  start, which the step's setup starts). Every session that met a scenario file (or was given
+  ``--report-dir``) replaces the report set in the report directory with its own, also when collection failed
+  or the run was interrupted (:mod:`meshrelease.report.publish`): results.json, report.md, report.html, the
+  access-log files and screenshots, and junit.xml, which the plugin writes itself unless ``--junitxml`` sends
+  pytest's elsewhere (the report then says where).
+- pytest's exit codes are the run's: 0 all passed, 1 a step failed (or errored), 2 interrupted or collection
+  errors, 3 internal error, 4 usage error, 5 nothing collected.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -35,30 +43,85 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _pytest.junitxml import LogXML, xml_key  # pytest's own JUnit writer, pointed at the report directory
 
 from meshrelease.backends.base import Backend, BackendInfo, LazyBackend
 from meshrelease.backends.settings import GROUP_TITLES, Settings, add_options, build_settings, options_in
-from meshrelease.engine.results import RunOptions, RunResults, StepRecord, StepResult, now_iso
+from meshrelease.engine.results import (
+    CollectionError,
+    RunOptions,
+    RunResults,
+    RunStatus,
+    StepRecord,
+    StepResult,
+    now_iso,
+)
 from meshrelease.errors import MeshReleaseError
-from meshrelease.report.render import write_reports
+from meshrelease.report.publish import JUNIT_FILE, KEPT_RUNS_DIR, publish_reports, remove_entry
 from meshrelease.scenario.loader import load_scenario
 from meshrelease.scenario.model import Scenario, Step
 
 if TYPE_CHECKING:
     from meshrelease.bookinfo.client import BookinfoClient
-    from meshrelease.engine.runner import StepRunner
+    from meshrelease.engine.runner import PageViewer, StepRunner
 
 SCENARIO_MARKER = "scenario: a release-scenario step collected from a scenario.yaml"
 
 
 @dataclass
 class SessionState:
-    """What the session's results.json needs besides the steps: when it started, the backend it ran on."""
+    """What the session's report needs besides the steps: when it started, the backend it ran on, what could
+    not be collected, what happened (an interruption, an internal error), where the JUnit XML goes."""
 
     started: str = field(default_factory=now_iso)
     t0: float = field(default_factory=time.monotonic)
     backend_info: BackendInfo | None = None
     report_paths: list[Path] = field(default_factory=list)
+    scenario_files: int = 0
+    collection_errors: list[CollectionError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    reported: set[str] = field(default_factory=set)  # steps pytest reported on
+    current: str | None = None  # the step running now
+    junit_dir: Path | None = None  # our own JUnit writer's temporary folder (None: --junitxml was given)
+    junit_writer: LogXML | None = None
+    user_junit: Path | None = None  # --junitxml
+
+
+class _SessionHooks:
+    """The hooks that tell what happened to a session, registered per session (pytester runs sessions inside
+    sessions): collection errors, the step running now, an interruption, an internal error."""
+
+    def __init__(self, state: SessionState) -> None:
+        self.state = state
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            error = CollectionError(nodeid=report.nodeid or ".", message=str(report.longrepr))
+            self.state.collection_errors.append(error)
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.state.current = nodeid
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.state.current = None
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if isinstance(excinfo.value, pytest.Session.Interrupted):  # pytest's own stop, e.g. collection errors
+            self.state.notes.append(f"pytest stopped the run: {excinfo.value}")
+            return
+        where = f"while {self.state.current} ran" if self.state.current else "between steps or during collection"
+        self.state.notes.append(f"interrupted ({excinfo.typename}) {where}; the steps after it did not run")
+
+    def pytest_internalerror(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.state.notes.append(f"internal error: {excinfo.typename}: {excinfo.value}")
+
+
+class _ReportJUnit(LogXML):
+    """pytest's JUnit writer for the report directory: it writes into a temporary folder (the report set is
+    swapped in at the end) and leaves naming the file to the plugin's own summary."""
+
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        return None
 
 
 RESULTS_KEY = pytest.StashKey[dict[str, StepRecord]]()  # by node id
@@ -79,7 +142,45 @@ def pytest_configure(config: pytest.Config) -> None:
     except MeshReleaseError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RESULTS_KEY] = {}
-    config.stash[STATE_KEY] = SessionState()
+    state = config.stash[STATE_KEY] = SessionState()
+    if hasattr(config, "workerinput"):
+        return
+    config.pluginmanager.register(_SessionHooks(state), f"meshrelease-session-{id(state)}")
+    settings = config.stash[SETTINGS_KEY]
+    if config.option.xmlpath:
+        state.user_junit = Path(config.option.xmlpath).expanduser()
+    else:
+        state.junit_dir = Path(tempfile.mkdtemp(prefix="meshrelease-junit-"))
+        state.junit_writer = _ReportJUnit(
+            str(state.junit_dir / JUNIT_FILE),
+            config.option.junitprefix,
+            config.getini("junit_suite_name"),
+            config.getini("junit_logging"),
+            config.getini("junit_duration_report"),
+            config.getini("junit_family"),
+            config.getini("junit_log_passing_tests"),
+        )
+        config.pluginmanager.register(state.junit_writer, "meshrelease-junit")
+        config.stash[xml_key] = state.junit_writer  # record_property & co. write into it, as with --junitxml
+    if settings.local.keep_run_dir:  # this run keeps its run directories there: none of an earlier run's stays
+        remove_entry(settings.report_dir / KEPT_RUNS_DIR)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is None:
+        return
+    hooks = config.pluginmanager.get_plugin(f"meshrelease-session-{id(state)}")
+    if hooks is not None:
+        config.pluginmanager.unregister(hooks)
+    if state.junit_writer is not None:
+        if config.pluginmanager.is_registered(state.junit_writer):  # pytest's junitxml may have done it
+            config.pluginmanager.unregister(state.junit_writer)
+        if config.stash.get(xml_key, None) is state.junit_writer:
+            del config.stash[xml_key]
+        state.junit_writer = None
+    if state.junit_dir is not None:
+        shutil.rmtree(state.junit_dir, ignore_errors=True)
 
 
 def settings_of(config: pytest.Config) -> Settings:
@@ -135,9 +236,28 @@ def meshrelease_step_runner(
         concurrency=meshrelease_settings.concurrency,
         converge_timeout=meshrelease_settings.converge_timeout,
     )
-    runner = StepRunner(meshrelease_backend, options, progress=progress_writer(pytestconfig))
-    yield runner
-    runner.close()
+    viewer: PageViewer | None = None
+    if meshrelease_settings.browser is not None:
+        from meshrelease.bookinfo.browser import Chromium  # only for --browser
+
+        viewer = Chromium(meshrelease_settings.browser)
+    runner = StepRunner(meshrelease_backend, options, progress=progress_writer(pytestconfig), viewer=viewer)
+    try:
+        yield runner
+    finally:
+        runner.close()
+        if viewer is not None:
+            viewer.close()
+
+
+@pytest.fixture
+def _meshrelease_mesh_started(meshrelease_step_runner: Any) -> None:
+    """Starts the runner's mesh in the step's setup, so a mesh that cannot start (no Envoy, a tool missing) is
+    an ERROR of the step with the reason, not a failed verdict. A runner of the user's own without a
+    ``backend`` starts nothing here."""
+    backend = getattr(meshrelease_step_runner, "backend", None)
+    if backend is not None:
+        backend.start()
 
 
 @pytest.fixture
@@ -177,8 +297,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.name == "scenario.yaml":
+        parent.config.stash[STATE_KEY].scenario_files += 1
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Every selected step is in the report from the start: a step the run never reached (interrupted,
+    stopped by -x) is listed as not run."""
+    records = session.config.stash[RESULTS_KEY]
+    for item in session.items:
+        if isinstance(item, ScenarioStepItem) and item.nodeid not in records:
+            records[item.nodeid] = StepRecord(
+                nodeid=item.nodeid,
+                scenario=item.scenario.name,
+                step=item.step.name,
+                description=item.step.description,
+                passed=False,
+            )
 
 
 class ScenarioFile(pytest.File):
@@ -230,20 +366,23 @@ class ScenarioStepItem(pytest.Function):
         return super()._repr_failure_py(excinfo, style=style)
 
 
-def _run_scenario_step(meshrelease_step_runner: Any, request: pytest.FixtureRequest) -> None:
+def _run_scenario_step(
+    meshrelease_step_runner: Any, _meshrelease_mesh_started: None, request: pytest.FixtureRequest
+) -> None:
     """The body of every step item."""
     item = request.node
     assert isinstance(item, ScenarioStepItem)
     from meshrelease.report.failure import StepFailed
 
     result: StepResult = meshrelease_step_runner.run(item.scenario, item.step)
+    result.description = result.description or item.step.description  # a runner of the user's own may leave it out
     record_step(item.config, item.nodeid, result)
     if not result.passed:
         raise StepFailed(result)
 
 
 def record_step(config: pytest.Config, nodeid: str, result: StepResult) -> None:
-    config.stash[RESULTS_KEY][nodeid] = StepRecord.of(result, nodeid)
+    config.stash[RESULTS_KEY][nodeid] = StepRecord.of(result, nodeid)  # views keep their screenshots' bytes
 
 
 @pytest.hookimpl(wrapper=True)
@@ -256,8 +395,13 @@ def pytest_runtest_makereport(
     records = item.config.stash[RESULTS_KEY]
     if item.nodeid not in records:  # the runner has not recorded the step (yet, or ever)
         records[item.nodeid] = StepRecord(
-            nodeid=item.nodeid, scenario=item.scenario.name, step=item.step.name, passed=False
+            nodeid=item.nodeid,
+            scenario=item.scenario.name,
+            step=item.step.name,
+            description=item.step.description,
+            passed=False,
         )
+    item.config.stash[STATE_KEY].reported.add(item.nodeid)
     record = records[item.nodeid]
     if report.passed and report.when == "call":
         record.outcome = "passed"
@@ -270,15 +414,42 @@ def pytest_runtest_makereport(
     return report
 
 
+def _owns_report(config: pytest.Config, state: SessionState) -> bool:
+    """A session writes a report when it met a scenario file or ran a step, or was given --report-dir; so
+    running a repository's other tests with the plugin installed leaves no report behind."""
+    return bool(state.scenario_files or config.stash[RESULTS_KEY] or config.getoption("report_dir"))
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's JUnit writers wrote their files
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    records = config.stash.get(RESULTS_KEY, {})
-    if not records or hasattr(config, "workerinput"):
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or hasattr(config, "workerinput") or not _owns_report(config, state):
         return
-    state = config.stash[STATE_KEY]
     settings = settings_of(config)
+    records = config.stash[RESULTS_KEY]
+    not_run = 0
+    for nodeid, record in records.items():
+        if nodeid == state.current:
+            record.message = "interrupted while it ran"
+        elif nodeid not in state.reported:
+            record.message = "not run: the session ended before it"
+            not_run += 1
+    if not_run and not state.notes:
+        state.notes.append(f"{not_run} selected step(s) did not run: the session stopped early (e.g. -x)")
+    report_dir = settings.report_dir
+    keep = [KEPT_RUNS_DIR] if settings.local.keep_run_dir else []
+    junit: str | None = None
+    if state.user_junit is not None:
+        junit = str(state.user_junit)
+        if state.user_junit.resolve() == (report_dir / JUNIT_FILE).resolve():
+            keep.append(JUNIT_FILE)
+    elif state.junit_dir is not None and (state.junit_dir / JUNIT_FILE).is_file():
+        junit = str(report_dir / JUNIT_FILE)
+    status = RunStatus(exit_status=int(exitstatus), collection_errors=list(state.collection_errors), notes=state.notes)
+    status.junit = junit
     results = RunResults.of(
-        list(records.values()),  # a step without a call or setup-failure report keeps the outcome "skipped"
+        list(records.values()),
         backend=state.backend_info,
         options=RunOptions(
             alpha=settings.verdict.alpha,
@@ -289,17 +460,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         started=state.started,
         finished=now_iso(),
         seconds=time.monotonic() - state.t0,
+        status=status,
     )
-    state.report_paths = write_reports(results, settings.report_dir)
+    state.report_paths = publish_reports(
+        results,
+        report_dir,
+        junit=state.junit_dir / JUNIT_FILE if state.junit_dir is not None else None,
+        keep=keep,
+    )
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
     paths = state.report_paths if state is not None else []
-    if paths:
-        terminalreporter.write_sep("-", "meshrelease report")
-        for p in paths:
-            terminalreporter.write_line(f"  {p}")
+    if state is None or not paths:
+        return
+    terminalreporter.write_sep("-", "meshrelease report")
+    top = [p for p in paths if p.parent == paths[0].parent]
+    for p in top:
+        terminalreporter.write_line(f"  {p}")
+    for folder in sorted({p.parent for p in paths} - {paths[0].parent}):
+        count = sum(p.parent == folder for p in paths)
+        terminalreporter.write_line(f"  {folder}/ ({count} files)")
+    if state.user_junit is not None:
+        terminalreporter.write_line(f"  JUnit XML: {state.user_junit} (--junitxml)")
 
 
 def progress_writer(config: pytest.Config) -> Any:
@@ -311,7 +495,7 @@ def progress_writer(config: pytest.Config) -> Any:
     live = sys.stderr.isatty() and tw.hasmarkup
 
     def write(text: str) -> None:
-        final = " -> " in text or "replaying" in text
+        final = " -> " in text or "replaying" in text or "continuing with" in text
         if (not live and not final) or reporter is None:
             return
         ctx = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()

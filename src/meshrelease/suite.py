@@ -1,9 +1,11 @@
 """``run_suite()``: the one place meshrelease starts pytest on release scenarios.
 
 ``meshrelease run`` and the upgrade checks call it; a plain ``pytest DIR`` run behaves the same, because
-everything a run needs (options, collection, fixtures, reports) is in the pytest plugin, which pytest loads
-from the installed package's entry point. ``run_suite`` only adds what a command-line user expects: the
-report directory with a JUnit file in it, verbose step lines, and node ids relative to the current folder.
+everything a run needs (options, collection, fixtures, reports with their JUnit file) is in the pytest plugin,
+which pytest loads from the installed package's entry point. ``run_suite`` only adds what a command-line user
+expects: the report directory named explicitly (so a run that collects nothing still replaces the report) and
+verbose step lines. Its exit code is pytest's: 0 all passed, 1 a step failed, 2 interrupted (or collection
+errors), 3 internal error, 4 usage error, 5 nothing collected.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ DEFAULT_SCENARIOS = "scenarios"
 
 
 def scenario_paths(paths: Sequence[str]) -> list[str]:
-    """The paths to run: as given (pytest node ids allowed: ``file::scenario::step``), or ``./scenarios``.
+    """The paths to run: as given, or ``./scenarios``. Any pytest node id is a path too (``file::scenario``,
+    ``file::scenario::step``, as a FAILED line prints it): its file part must exist.
 
     Raises UserInputError for a path that does not exist."""
     if not paths:
@@ -49,16 +52,14 @@ def pytest_argv(
     keyword: str | None = None,
     pytest_args: Sequence[str] = (),
 ) -> list[str]:
-    """The pytest command line of a run: paths, the options (dest -> value, as the option table names them),
-    ``-k``, a JUnit file in the report directory unless one was asked for, ``-v`` unless ``-q``/``-v`` was
-    given, then ``pytest_args`` as they are."""
+    """The pytest command line of a run: paths, the options (dest -> value, as the option table names them)
+    with the report directory always named, ``-k``, ``-v`` unless ``-q``/``-v`` was given, then
+    ``pytest_args`` as they are (a ``--junitxml`` among them sends the JUnit file there instead)."""
     opts = dict(options or {})
-    report_dir = opts.get("report_dir") or os.environ.get("MESHRELEASE_REPORT_DIR") or DEFAULT_REPORT_DIR
+    opts["report_dir"] = opts.get("report_dir") or os.environ.get("MESHRELEASE_REPORT_DIR") or DEFAULT_REPORT_DIR
     argv = [*paths, *to_argv(opts)]
     if keyword:
         argv += ["-k", keyword]
-    if not any(a == "--junitxml" or a.startswith(("--junitxml=", "--junit-xml")) for a in pytest_args):
-        argv.append(f"--junitxml={Path(report_dir) / 'junit.xml'}")
     if not any(a in ("-q", "--quiet", "-v", "--verbose") or a.startswith(("-vv", "-qq")) for a in pytest_args):
         argv.append("-v")
     # meshrelease is imported before pytest starts, so its plugin module cannot be assertion-rewritten.

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.bookinfo.browser import BrowserPage
+from meshrelease.bookinfo.page import PageObservation
 from meshrelease.data import data_file
 from meshrelease.engine.results import RunOptions, RunResults, StepRecord, load_results, now_iso
 from meshrelease.engine.runner import RunnerOptions, StepRunner
@@ -125,11 +127,27 @@ def test_steps_pass_in_order_and_a_step_alone_replays_its_predecessors(
     assert first.settle_pages >= 10 and first.time_to_converge > 0
     assert results[1].applied == ["virtualservice.networking.istio.io/reviews created"]
 
+    # What the report's timeline draws: when the step began, applied and synced; every page in a time bin.
+    step = results[1]
+    assert step.applied_at is not None and step.synced_at is not None
+    assert step.started_at <= step.applied_at <= step.synced_at <= first.started_at
+    assert sum(sum(b.counts.values()) for b in first.timeline) == first.settle_pages + first.requests
+    assert set(first.latency) == {"min", "p50", "p90", "p99", "max", "mean"}
+    assert first.latency["p50"] <= first.latency["p90"] <= first.latency["p99"] <= first.latency["max"]
+
     # A fresh runner (a step selected alone with -k) resets the mesh and replays the earlier steps first.
     alone = StepRunner(mesh, RunnerOptions(converge_timeout=20))
     result = alone.run(sc, sc.step("all-v2"))
     assert result.passed, failure_message(result)
     assert result.replayed == ["subsets", "all-v1"]
+
+    # Two selected steps with one between them: the second continues from the first, applying only the one
+    # between (all-v1: v1 routes) before its own (all-v2), and the mesh shows the second's routing.
+    selected = StepRunner(mesh, RunnerOptions(converge_timeout=20))
+    assert selected.run(sc, sc.step("subsets")).passed
+    later = selected.run(sc, sc.step("all-v2"))
+    assert later.passed, failure_message(later)
+    assert later.replayed == ["all-v1"]
 
 
 def test_a_60_40_manifest_under_a_50_50_expectation_fails_with_the_table_and_its_record_reads_back(
@@ -236,3 +254,50 @@ def test_an_invalid_manifest_fails_the_step_and_changes_nothing(
     after = {o.key: o.resource_version for o in mesh.store.objects()}
     # The reset to the baseline may have happened; the bad object itself never landed.
     assert not any(k.kind == "VirtualService" and k.name == "reviews" for k in after), (before, after)
+
+
+class WrongPageViewer:
+    """A page viewer whose "browser" always shows reviews v1 to nobody signed in: it contradicts any other verdict."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None]] = []
+
+    def view(self, base_url: str, user: str | None) -> BrowserPage:
+        self.calls.append((base_url, user))
+        obs = PageObservation(version="v1", pod="reviews-v1-aaaaaaaaaa-bbbbb", stars="none", status=200, ui="modern")
+        return BrowserPage(user, f"{base_url}/productpage", obs, None, b"\x89PNG", 0.1, ["opened the page"])
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_browser_that_disagrees_with_the_verdict_fails_the_step_showing_both(tmp_path: Path, mesh: LocalMesh) -> None:
+    sc = make_scenario(
+        tmp_path,
+        "browsed",
+        {"dr.yaml": DR_ALL.read_text(), "v2.yaml": ROUTE_V1.replace("subset: v1", "subset: v2")},
+        """
+        steps:
+          - name: all-v2
+            apply: [dr.yaml, v2.yaml]
+            expect:
+              - reviews: v2
+              - user: jason
+                reviews: v2
+        """,
+    )
+    viewer = WrongPageViewer()
+    result = StepRunner(mesh, RunnerOptions(converge_timeout=20), viewer=viewer).run(sc, sc.steps[0])
+    assert all(e.passed for e in result.expectations)  # the verdicts hold ...
+    assert not result.passed  # ... but the browser saw something else
+    assert viewer.calls == [(mesh.ingress_url, None), (mesh.ingress_url, "jason")]  # once per user of the step
+    anonymous, jason = result.views
+    assert not anonymous.agrees and anonymous.screenshot == "screenshots/browsed--all-v2--anonymous.png"
+    assert jason.problems == [
+        "the page shows nobody signed in, not jason",
+        "the browser saw reviews v1 (pod reviews-v1-aaaaaaaaaa-bbbbb); the verdict passed 'jason: reviews v2' over "
+        f"{result.expectations[1].requests} pages (v2)",
+    ]
+    message = failure_message(result)
+    assert "the browser, as jason, disagrees with the verdict:" in message
+    assert "  the browser saw: reviews v1 (pod reviews-v1-aaaaaaaaaa-bbbbb), stars none, signed in as nobody" in message

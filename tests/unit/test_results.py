@@ -14,13 +14,18 @@ from meshrelease.backends.base import BackendInfo
 from meshrelease.bookinfo.page import PageObservation
 from meshrelease.engine.results import (
     SCHEMA,
+    BrowserView,
+    CollectionError,
     ExpectationResult,
     PageExample,
     RunOptions,
     RunResults,
+    RunStatus,
     StepRecord,
     StepResult,
+    TimeBin,
     load_results,
+    outcome_of,
 )
 from meshrelease.errors import UserInputError
 from tests.paths import REPO_ROOT
@@ -70,8 +75,10 @@ def full_run() -> RunResults:
         settle_counts={"v2": 7, "v3": 5},
         time_to_converge=0.1234,
         seconds=4.5678,
-        latency={"min": 0.01, "p50": 0.02, "max": 0.5, "mean": 0.03},
+        latency={"min": 0.01, "p50": 0.02, "p90": 0.1, "p99": 0.4, "max": 0.5, "mean": 0.03},
         example=PageExample.of("v2", observation(), ['{"upstream_cluster": "outbound|9080|v2|reviews"}']),
+        started_at=1796288292.5,
+        timeline=[TimeBin(t=0.0, dt=0.1, counts={"v2": 7, "v3": 5}), TimeBin(t=0.2, dt=0.1, counts={"v2": 3})],
     )
     passed = ExpectationResult(
         description="anonymous: reviews v1", user=None, kind="version", expected={"v1": 1.0}, decision="pass"
@@ -91,6 +98,29 @@ def full_run() -> RunResults:
         diagnostics={"routes": "reviews -> v2 70, v3 30"},
         outcome="failed",
         message="step asm-release::canary failed",
+        description="Black and red stars at equal frequency.",
+        started_at=1796288291.25,
+        applied_at=1796288292.0,
+        synced_at=1796288292.04,
+        views=[
+            BrowserView(
+                user="jason",
+                url="http://127.0.0.1:13856/productpage",
+                label="v3",
+                pod="reviews-v3-abc-def",
+                stars="red",
+                star_colour="rgb(239, 68, 68)",
+                signed_in_as="jason",
+                ui="modern",
+                agrees=False,
+                problems=["the browser saw reviews v3; the verdict passed ..."],
+                actions=["opened /productpage", 'clicked "Sign in"'],
+                screenshot="screenshots/asm-release--canary--jason.png",
+                seconds=1.5,
+                started_at=1796288294.5,
+                png=b"\x89PNG not written to results.json",
+            )
+        ],
     )
     broken = StepRecord(nodeid="s.yaml::s::broken", scenario="s", step="broken", passed=False, outcome="error")
     return RunResults.of(
@@ -100,6 +130,12 @@ def full_run() -> RunResults:
         started="2026-12-03T08:58:11+00:00",
         finished="2026-12-03T08:58:25+00:00",
         seconds=13.6543,
+        status=RunStatus(
+            exit_status=2,
+            collection_errors=[CollectionError("scenarios/bad/scenario.yaml", "invalid scenario: ...:5: ...")],
+            notes=["interrupted (KeyboardInterrupt) while s.yaml::s::broken ran"],
+            junit="reports/latest/junit.xml",
+        ),
     )
 
 
@@ -110,6 +146,9 @@ def test_every_field_survives_a_round_trip(tmp_path: Path) -> None:
     assert RunResults.from_json(text).to_json() == text
     assert load_results(run.write(tmp_path / "results.json")) == run
     assert run.seconds == 13.654 and run.meshrelease and (run.summary.failed, run.summary.passed) == (2, 0)
+    assert "PNG not written" not in text and RunResults.from_json(text).steps[0].views[0].png is None  # a file
+    status = RunResults.from_json(text).status
+    assert status is not None and status.outcome == "collection errors" and status.junit == "reports/latest/junit.xml"
 
 
 def test_the_layout_is_the_one_results_json_always_had() -> None:
@@ -123,6 +162,7 @@ def test_the_layout_is_the_one_results_json_always_had() -> None:
         "backend",
         "options",
         "summary",
+        "run",
         "steps",
     ]
     assert data["schema"] == SCHEMA == "meshrelease/results/v1"
@@ -139,14 +179,19 @@ def test_the_layout_is_the_one_results_json_always_had() -> None:
     assert list(step) == [
         "scenario",
         "step",
+        "description",
         "passed",
         "applied",
         "warnings",
         "replayed",
+        "started_at",
+        "applied_at",
+        "synced_at",
         "sync_seconds",
         "seconds",
         "error",
         "expectations",
+        "views",
         "diagnostics",
         "nodeid",
         "outcome",
@@ -163,9 +208,11 @@ def test_the_layout_is_the_one_results_json_always_had() -> None:
         "requests",
         "explanation",
         "settle",
+        "started_at",
         "time_to_converge",
         "seconds",
         "latency",
+        "timeline",
         "example",
     ]
     assert exp["settle"] == {"pages": 12, "counts": {"v2": 7, "v3": 5}}
@@ -217,7 +264,11 @@ def test_files_written_before_the_records_still_read_and_keep_their_values(name:
             assert rewritten[key] == original[key], key
     assert len(rewritten["steps"]) == len(original["steps"])
     for old, new in zip(original["steps"], rewritten["steps"], strict=True):
-        assert {k: new[k] for k in old} == old  # every recorded value unchanged; only absent fields are added
+        # every recorded value unchanged; only absent fields are added (also to the expectations)
+        assert {k: new[k] for k in old if k != "expectations"} == {k: v for k, v in old.items() if k != "expectations"}
+        for old_exp, new_exp in zip(old.get("expectations", []), new.get("expectations", []), strict=True):
+            assert {k: new_exp[k] for k in old_exp} == old_exp
+    assert rewritten["run"] is None  # how the session ended was not recorded then
 
 
 def test_a_failed_step_of_an_earlier_file_reads_as_typed_records() -> None:
@@ -336,3 +387,21 @@ def test_what_is_not_json_at_all_is_named_by_file_and_line(tmp_path: Path) -> No
         load_results(tmp_path / "missing.json")
     with pytest.raises(UserInputError, match=rf"^{tmp_path / 'results.json'}: "):
         load_results(tmp_path)  # a report directory stands for its results.json
+
+
+@pytest.mark.parametrize(
+    ("exit_status", "errors", "outcome"),
+    [
+        (0, [], "passed"),
+        (1, [], "failed"),
+        (2, [], "interrupted"),
+        (2, [CollectionError("a/scenario.yaml", "invalid scenario")], "collection errors"),
+        (3, [], "internal error"),
+        (4, [], "usage error"),
+        (5, [], "nothing collected"),
+        (7, [], "exit status 7"),
+    ],
+)
+def test_how_a_run_ended_in_words(exit_status: int, errors: list[CollectionError], outcome: str) -> None:
+    assert outcome_of(exit_status, errors) == outcome
+    assert RunStatus(exit_status, collection_errors=errors).outcome == outcome

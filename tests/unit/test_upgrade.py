@@ -14,7 +14,7 @@ import pytest
 
 from meshrelease.backends.base import ApplyResult, BackendInfo, ObjectDoc
 from meshrelease.cli.main import main
-from meshrelease.engine.results import Outcome, RunOptions, RunResults, StepRecord
+from meshrelease.engine.results import CollectionError, Outcome, RunOptions, RunResults, RunStatus, StepRecord
 from meshrelease.errors import MeshReleaseError, UserInputError
 from meshrelease.upgrade.check import SuiteRun, UpgradePlan, check_pytest_args, run_upgrade_check
 from meshrelease.upgrade.disruption import DisruptionOptions, DisruptionReport, FailedRequest, find_upgrade_traffic_step
@@ -241,6 +241,29 @@ def test_a_run_without_results_is_an_error_and_stale_results_are_never_compared(
     assert not stale.exists() and not (reports / "compare.md").exists()
     assert driver.closed == [True]
     assert json.loads((reports / "upgrade.json").read_text())["error"] == result.error
+
+
+def test_a_run_that_did_not_run_its_steps_is_an_error_not_an_empty_comparison(tmp_path: Path) -> None:
+    scenario(tmp_path, "s", marked=())
+
+    class CollectionErrors(FakeSuites):
+        """The second run wrote a report of a session stopped by collection errors (no steps)."""
+
+        def __call__(self, run: SuiteRun) -> int:
+            if run.version == "1.29.6":
+                return super().__call__(run)
+            run.report_dir.mkdir(parents=True, exist_ok=True)
+            stopped = results({})
+            stopped.status = RunStatus(exit_status=2, collection_errors=[CollectionError("s/scenario.yaml", "bad")])
+            stopped.write(run.report_dir / "results.json")
+            return 2
+
+    driver = FakeDriver(PLAN)
+    result = check(driver, CollectionErrors({"1.29.6": {"a": "passed"}}), [tmp_path], tmp_path / "r")
+    assert result.exit_code == 1 and result.comparison is None
+    path = tmp_path / "r" / "1.30.4" / "results.json"
+    assert result.error.startswith(f"the run that wrote {path} ended with collection errors (exit status 2)")
+    assert driver.closed == [True]
 
 
 def test_results_that_are_not_results_v1_are_an_error_naming_the_file_and_the_field(tmp_path: Path) -> None:

@@ -98,6 +98,23 @@ OPTIONS: tuple[Option, ...] = (
         env="MESHRELEASE_CONVERGE_TIMEOUT",
         metavar="SECONDS",
     ),
+    Option(
+        "--browser",
+        "at every step, open the page as each user in a real headless Chromium (signing in as a person does), "
+        "check it agrees with the verdicts and put the screenshots in report.html (needs Playwright for Python "
+        "and Chromium: pip install 'meshrelease[browser]', apt-get install chromium)",
+        "run",
+        type="flag",
+        default=False,
+        env="MESHRELEASE_BROWSER",
+    ),
+    Option(
+        "--browser-bin",
+        "the Chromium binary for --browser (default: chromium, chromium-browser or google-chrome on PATH)",
+        "run",
+        env="MESHRELEASE_BROWSER_BIN",
+        metavar="PATH",
+    ),
     # -- verdicts
     Option(
         "--alpha",
@@ -431,6 +448,7 @@ class Settings:
     report_dir: Path = Path(DEFAULT_REPORT_DIR)
     concurrency: int = 8
     converge_timeout: float = 60.0
+    browser: str | None = None  # --browser: the Chromium binary to drive; None: no browser
     verdict: VerdictOptions = field(default_factory=VerdictOptions)
     local: LocalSettings = field(default_factory=LocalSettings)
     kind: KindSettings = field(default_factory=KindSettings)
@@ -602,11 +620,18 @@ def build_settings(
         keep=bool(v["keep_cluster"]),
         collect_logs=logs,
     )
+    browser: str | None = None
+    if v["browser"]:
+        # Imported only for --browser (the module must not load otherwise); raises naming what to install.
+        from meshrelease.bookinfo.browser import find_chromium
+
+        browser = find_chromium(v["browser_bin"])
     return Settings(
         backend=v["backend"],
         report_dir=report_dir,
         concurrency=v["concurrency"],
         converge_timeout=v["converge_timeout"],
+        browser=browser,
         verdict=verdict,
         local=local,
         kind=kind,

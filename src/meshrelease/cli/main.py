@@ -8,13 +8,18 @@
     meshrelease doctor --backend kind|cluster [kind/cluster options]
 
 User mistakes (a bad file, a missing tool, no running mesh) print one clear message and exit 1, without a
-traceback.
+traceback. ``meshrelease run`` exits as pytest does: 0 all passed, 1 a step failed, 2 interrupted (or collection
+errors), 3 internal error, 4 usage error (an unknown option, an invalid value, no such path), 5 nothing
+collected. A command line argparse cannot parse is a usage error (4) for every command; an unexpected exception
+is an internal error (3), printed with its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
+from typing import NoReturn
 
 from meshrelease._version import __version__
 from meshrelease.cli import compare, doctor, objects, run, serve, upgrade
@@ -22,7 +27,7 @@ from meshrelease.errors import MeshReleaseError, ValidationError
 
 EPILOG = """examples:
   meshrelease run                                   every scenario on the local backend
-  meshrelease run scenarios/asm-release -k canary   the canary steps of one scenario (earlier steps replayed)
+  meshrelease run scenarios/asm-release -k canary   the canary steps (the first replays what comes before it)
   meshrelease serve --port 8080                     Bookinfo on a local mesh; open the printed URL
   meshrelease apply -f scenarios/asm-release/manifests/reviews-v2.yaml
   meshrelease get virtualservices -o yaml
@@ -30,8 +35,21 @@ EPILOG = """examples:
 """
 
 
+EXIT_INTERRUPTED = 2
+EXIT_INTERNAL_ERROR = 3
+EXIT_USAGE_ERROR = 4
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with pytest's exit code for a command line it cannot parse (4, not argparse's 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="meshrelease",
         description="End-to-end tests for service-mesh release scenarios (blue-green, weighted canary, header "
         "canary) on Istio with the Bookinfo sample. The local backend runs real Envoy proxies without Docker.",
@@ -82,9 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         _print_err(str(exc))
         return 1
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception:
+        traceback.print_exc()
+        _print_err("internal error (the traceback above); please report it")
+        return EXIT_INTERNAL_ERROR
     parser.print_help()
-    return 2
+    return EXIT_USAGE_ERROR
 
 
 if __name__ == "__main__":

@@ -13,18 +13,34 @@ The file is one JSON object; every key below is always written::
     backend             {backend, mesh, kubernetes, bookinfo, extra}, or null when no step started a mesh
     options             {alpha, beta, delta, concurrency}
     summary             {steps, passed, failed, skipped}; "failed" counts the outcomes failed and error
-    steps[]             {scenario, step, passed, applied, warnings, replayed, sync_seconds, seconds, error,
-                         expectations, diagnostics, nodeid, outcome, message}
+    run                 how the session ended: {exit_status, outcome, collection_errors[{nodeid, message}],
+                        notes, junit}; outcome is passed | failed | interrupted | internal error |
+                        usage error | nothing collected | collection errors (see :func:`outcome_of`);
+                        junit is where the JUnit XML went (null: none written)
+    steps[]             {scenario, step, description, passed, applied, warnings, replayed, started_at,
+                         applied_at, synced_at, sync_seconds, seconds, error, expectations, views,
+                         diagnostics, nodeid, outcome, message}
       outcome           passed | failed | skipped | error (the step could not be set up)
+      started_at ...    Unix times (seconds): the step began (replays included), its own apply began, the
+                        data plane ran it (null until then)
       expectations[]    {description, user, kind, expected, decision, counts, requests, explanation,
-                         settle: {pages, counts}, time_to_converge, seconds, latency, example}
+                         settle: {pages, counts}, started_at, time_to_converge, seconds, latency, timeline,
+                         example}
+        latency         seconds per page of the decision sample: min, p50, p90, p99, max, mean
+        timeline        [{t, dt, counts}]: the pages of the expectation (settle and decision) by the time their
+                        request was sent, t and dt in seconds from its started_at
         example         null, or one mis-routed page: {label, observation, access_log}; the observation holds
                         the fields of :class:`~meshrelease.bookinfo.page.PageObservation` but its body
+      views[]           ``--browser``: what a real browser showed each user of the step: {user, url, label, pod,
+                        stars, star_colour, signed_in_as, ui, agrees, problems, actions, screenshot, seconds,
+                        started_at};
+                        screenshot is a PNG file in the report directory
 
-Files written before these records existed leave out ``message``, and for a step that never ran everything
-from ``passed`` to ``diagnostics``; those fields read as their defaults. Anything else missing, of the wrong
-type, another schema or no JSON at all is a :class:`~meshrelease.errors.UserInputError` naming the file and
-the field (e.g. ``steps[2].expectations[0].counts``).
+Files written before these records existed leave out ``run``, ``message``, the times, ``description``,
+``timeline`` and ``views``, and for a step that never ran everything from ``passed`` to ``diagnostics``; those
+fields read as their defaults. Anything else missing, of the wrong type, another schema or no JSON at all is a
+:class:`~meshrelease.errors.UserInputError` naming the file and the field (e.g.
+``steps[2].expectations[0].counts``).
 """
 
 from __future__ import annotations
@@ -53,6 +69,10 @@ FAILING: tuple[Outcome, ...] = ("failed", "error")
 EXPECTATION_KINDS = ("version", "split", "spread", "page")
 
 
+def _round_opt(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def now_iso() -> str:
     """The current time as results.json records it."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -75,6 +95,69 @@ class PageExample:
 
 
 @dataclass
+class TimeBin:
+    """The pages of one expectation whose requests were sent in ``[t, t + dt)`` seconds after its start."""
+
+    t: float
+    dt: float
+    counts: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"t": self.t, "dt": self.dt, "counts": dict(self.counts)}
+
+
+@dataclass
+class BrowserView:
+    """What a real browser showed one user at a step (``--browser``), and whether it agrees with the verdict.
+
+    ``png`` holds the screenshot until the report is written; results.json names its file (``screenshot``)."""
+
+    user: str | None
+    url: str
+    label: str | None  # the reviews version the page showed, "unavailable", or None
+    pod: str | None = None
+    stars: str = "none"
+    star_colour: str | None = None  # the colour the browser drew the first full star in, e.g. "rgb(255, 0, 0)"
+    signed_in_as: str | None = None
+    ui: str = "unknown"
+    agrees: bool = True
+    problems: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)  # what the browser did, as a person would
+    screenshot: str = ""
+    seconds: float = 0.0
+    started_at: float = 0.0  # Unix time the browser began opening the page
+    png: bytes | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def who(self) -> str:
+        return self.user if self.user is not None else "anonymous"
+
+    def describe(self) -> str:
+        """One line: what the page showed."""
+        shown = f"reviews {self.label or '?'}" + (f" (pod {self.pod})" if self.pod else "")
+        colour = f", star colour {self.star_colour}" if self.star_colour else ""
+        return f"{shown}, stars {self.stars}{colour}, signed in as {self.signed_in_as or 'nobody'}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "url": self.url,
+            "label": self.label,
+            "pod": self.pod,
+            "stars": self.stars,
+            "star_colour": self.star_colour,
+            "signed_in_as": self.signed_in_as,
+            "ui": self.ui,
+            "agrees": self.agrees,
+            "problems": list(self.problems),
+            "actions": list(self.actions),
+            "screenshot": self.screenshot,
+            "seconds": self.seconds,
+            "started_at": self.started_at,
+        }
+
+
+@dataclass
 class ExpectationResult:
     description: str
     user: str | None
@@ -90,6 +173,8 @@ class ExpectationResult:
     seconds: float = 0.0
     latency: dict[str, float] = field(default_factory=dict)
     example: PageExample | None = None
+    started_at: float = 0.0  # Unix time the expectation's first page was requested
+    timeline: list[TimeBin] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -106,9 +191,11 @@ class ExpectationResult:
             "requests": self.requests,
             "explanation": self.explanation,
             "settle": {"pages": self.settle_pages, "counts": dict(self.settle_counts)},
+            "started_at": self.started_at,
             "time_to_converge": self.time_to_converge,
             "seconds": self.seconds,
             "latency": dict(self.latency),
+            "timeline": [b.to_dict() for b in self.timeline],
             "example": self.example.to_dict() if self.example is not None else None,
         }
 
@@ -128,6 +215,11 @@ class StepResult:
     expectations: list[ExpectationResult] = field(default_factory=list)
     error: str | None = None
     diagnostics: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    started_at: float = 0.0  # Unix times: the step began (replays included) ...
+    applied_at: float | None = None  # ... its own apply began ...
+    synced_at: float | None = None  # ... and the data plane ran it
+    views: list[BrowserView] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -161,6 +253,11 @@ class StepRecord(StepResult):
             ],
             error=result.error,
             diagnostics=dict(result.diagnostics),
+            description=result.description,
+            started_at=round(result.started_at, 4),
+            applied_at=_round_opt(result.applied_at),
+            synced_at=_round_opt(result.synced_at),
+            views=[replace(v, seconds=round(v.seconds, 4), started_at=round(v.started_at, 4)) for v in result.views],
             nodeid=nodeid,
         )
 
@@ -168,14 +265,19 @@ class StepRecord(StepResult):
         return {
             "scenario": self.scenario,
             "step": self.step,
+            "description": self.description,
             "passed": self.passed,
             "applied": list(self.applied),
             "warnings": list(self.warnings),
             "replayed": list(self.replayed),
+            "started_at": self.started_at,
+            "applied_at": self.applied_at,
+            "synced_at": self.synced_at,
             "sync_seconds": self.sync_seconds,
             "seconds": self.seconds,
             "error": self.error,
             "expectations": [e.to_dict() for e in self.expectations],
+            "views": [v.to_dict() for v in self.views],
             "diagnostics": dict(self.diagnostics),
             "nodeid": self.nodeid,
             "outcome": self.outcome,
@@ -206,6 +308,57 @@ class Summary:
         return cls(len(steps), outcomes["passed"], sum(outcomes[o] for o in FAILING), outcomes["skipped"])
 
 
+RUN_OUTCOMES = {
+    0: "passed",
+    1: "failed",
+    2: "interrupted",
+    3: "internal error",
+    4: "usage error",
+    5: "nothing collected",
+}
+
+
+def outcome_of(exit_status: int, collection_errors: Sequence[CollectionError] = ()) -> str:
+    """How a session ended, in words, from pytest's exit status (0 passed, 1 a step failed, 2 interrupted, 3
+    internal error, 4 usage error, 5 nothing collected); pytest also stops with 2 on collection errors."""
+    if exit_status == 2 and collection_errors:
+        return "collection errors"
+    return RUN_OUTCOMES.get(exit_status, f"exit status {exit_status}")
+
+
+@dataclass(frozen=True)
+class CollectionError:
+    """A file or node pytest could not collect (e.g. an invalid scenario.yaml), with pytest's text."""
+
+    nodeid: str
+    message: str
+
+
+@dataclass
+class RunStatus:
+    """How the session ended: pytest's exit status and its meaning, what could not be collected, notes (e.g. the
+    step an interruption stopped), and where the JUnit XML went."""
+
+    exit_status: int
+    outcome: str = ""
+    collection_errors: list[CollectionError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    junit: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.outcome:
+            self.outcome = outcome_of(self.exit_status, self.collection_errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "exit_status": self.exit_status,
+            "outcome": self.outcome,
+            "collection_errors": [asdict(c) for c in self.collection_errors],
+            "notes": list(self.notes),
+            "junit": self.junit,
+        }
+
+
 @dataclass
 class RunResults:
     """Everything a run wrote to results.json."""
@@ -218,6 +371,7 @@ class RunResults:
     options: RunOptions
     summary: Summary
     steps: list[StepRecord]
+    status: RunStatus | None = None  # None only in files written before it was recorded
 
     @classmethod
     def of(
@@ -229,6 +383,7 @@ class RunResults:
         started: str,
         finished: str,
         seconds: float,
+        status: RunStatus | None = None,
     ) -> RunResults:
         """The results of a session that ran ``steps``; the summary is counted from them."""
         return cls(
@@ -240,6 +395,7 @@ class RunResults:
             options=options,
             summary=Summary.of(steps),
             steps=list(steps),
+            status=status,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -252,6 +408,7 @@ class RunResults:
             "backend": asdict(self.backend) if self.backend is not None else None,
             "options": asdict(self.options),
             "summary": asdict(self.summary),
+            "run": self.status.to_dict() if self.status is not None else None,
             "steps": [s.to_dict() for s in self.steps],
         }
 
@@ -276,6 +433,7 @@ class RunResults:
                 hint="pass the results.json that `meshrelease run` wrote (or its report directory)",
             )
         backend = top.opt_obj("backend")
+        status = top.opt_obj("run") if "run" in top.data else None
         return cls(
             meshrelease=top.text("meshrelease"),
             started=top.text("started"),
@@ -285,6 +443,7 @@ class RunResults:
             options=_read_options(top.obj("options")),
             summary=_read_summary(top.obj("summary")),
             steps=[_read_step(s) for s in top.objs("steps")],
+            status=_read_status(status) if status is not None else None,
         )
 
     @classmethod
@@ -334,6 +493,43 @@ def _read_expectation(o: JsonObject) -> ExpectationResult:
         seconds=o.number("seconds"),
         latency=o.weights("latency"),
         example=_read_example(example) if example is not None else None,
+        started_at=o.number("started_at", default=0.0),
+        timeline=[_read_bin(b) for b in o.objs("timeline")] if "timeline" in o.data else [],
+    )
+
+
+def _read_bin(o: JsonObject) -> TimeBin:
+    return TimeBin(t=o.number("t"), dt=o.number("dt"), counts=o.counts("counts"))
+
+
+def _read_view(o: JsonObject) -> BrowserView:
+    return BrowserView(
+        user=o.opt_text("user"),
+        url=o.text("url"),
+        label=o.opt_text("label"),
+        pod=o.opt_text("pod"),
+        stars=o.text("stars"),
+        star_colour=o.opt_text("star_colour"),
+        signed_in_as=o.opt_text("signed_in_as"),
+        ui=o.text("ui"),
+        agrees=o.flag("agrees"),
+        problems=o.texts("problems"),
+        actions=o.texts("actions"),
+        screenshot=o.text("screenshot"),
+        seconds=o.number("seconds"),
+        started_at=o.number("started_at"),
+    )
+
+
+def _read_status(o: JsonObject) -> RunStatus:
+    return RunStatus(
+        exit_status=o.integer("exit_status"),
+        outcome=o.text("outcome"),
+        collection_errors=[
+            CollectionError(nodeid=c.text("nodeid"), message=c.text("message")) for c in o.objs("collection_errors")
+        ],
+        notes=o.texts("notes"),
+        junit=o.opt_text("junit"),
     )
 
 
@@ -358,6 +554,11 @@ def _read_step(o: JsonObject) -> StepRecord:
         nodeid=o.text("nodeid"),
         scenario=o.text("scenario"),
         step=o.text("step"),
+        description=o.text("description") if "description" in o.data else "",
+        started_at=o.number("started_at", default=0.0),
+        applied_at=o.value("applied_at", float | None, None),
+        synced_at=o.value("synced_at", float | None, None),
+        views=[_read_view(v) for v in o.objs("views")] if "views" in o.data else [],
         outcome=cast(Outcome, o.choice("outcome", OUTCOMES)),
         passed=o.flag("passed", default=False),
         applied=o.texts("applied", default=[]),

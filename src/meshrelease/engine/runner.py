@@ -1,17 +1,22 @@
 """The step runner: brings a backend to a scenario step's state, then checks every expectation by traffic.
 
 For step *k* of a scenario the mesh must run "steps 1..k-1 applied". The runner remembers which step it
-applied last; when the next step follows it, only step *k* is applied, otherwise (a step run alone with
-``-k``, another scenario before it, a failed apply) the backend is reset to its baseline and the earlier
-steps are replayed without their checks.
+applied last: when that is step *j* < *k* of the same scenario (the previous step, or an earlier one when
+``-k`` or a node id skipped some), only the steps *j+1..k-1* are applied without their checks, then step *k*;
+otherwise (the first step run, another scenario before it, a later step before it, a failed apply) the
+backend is reset to its baseline and the steps before *k* are replayed without their checks.
 
 Each expectation then goes through three phases (docs/verdicts.md): sync (``wait_synced``), settle (a
 window of consecutive pages showing nothing outside the expected set, bounded by the convergence timeout,
 which reports the last counts it saw), then a fresh sample decided by :mod:`meshrelease.verdict.checks`.
+The runner records when each step began, applied and synced, and every expectation's pages against time (the
+report's timeline). With a page viewer (``--browser``), a real browser then opens the page as each user of the
+step and must agree with the verdicts (:mod:`meshrelease.engine.browser_check`).
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import time
@@ -19,10 +24,12 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from meshrelease.backends.base import ApplyResult, Backend, ObjectDoc
 from meshrelease.bookinfo.client import BookinfoClient
-from meshrelease.engine.results import ExpectationResult, PageExample, StepResult
+from meshrelease.engine.browser_check import judge_view, screenshot_name
+from meshrelease.engine.results import BrowserView, ExpectationResult, PageExample, StepResult, TimeBin
 from meshrelease.engine.sampler import PageSampler, Sample
 from meshrelease.errors import MeshReleaseError, ValidationError
 from meshrelease.k8s.kinds import kind_info
@@ -31,7 +38,20 @@ from meshrelease.scenario.labels import OK_LABEL, expected_set, label_page
 from meshrelease.scenario.model import Expectation, Scenario, Step
 from meshrelease.verdict import VerdictOptions, check_split, check_spread, check_version
 
+if TYPE_CHECKING:  # the browser module is imported only when --browser asks for it
+    from meshrelease.bookinfo.browser import BrowserPage
+
 ProgressFn = Callable[[str], None]
+TIMELINE_BINS = 40  # at most this many time bins per expectation
+MIN_BIN_SECONDS = 0.01
+
+
+class PageViewer(Protocol):
+    """Opens the productpage as a person would (``--browser``: :class:`meshrelease.bookinfo.browser.Chromium`)."""
+
+    def view(self, base_url: str, user: str | None) -> BrowserPage: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -55,10 +75,12 @@ class StepRunner:
         options: RunnerOptions | None = None,
         *,
         progress: ProgressFn | None = None,
+        viewer: PageViewer | None = None,
     ) -> None:
         self.backend = backend
         self.options = options or RunnerOptions()
         self.progress = progress
+        self.viewer = viewer
         self._state: tuple[Path, int] | None = None  # (scenario file, index of the last step applied)
         self._signed_in: dict[str, BookinfoClient] = {}
         self._sign_in_lock = threading.Lock()
@@ -105,17 +127,28 @@ class StepRunner:
             warnings += res.warnings
         return ApplyResult(lines=lines, warnings=warnings)
 
-    def bring_to(self, scenario: Scenario, step: Step, result: StepResult) -> None:
-        """Make the mesh run steps 1..k-1 (replaying if needed), then apply step k."""
+    def missing_steps(self, scenario: Scenario, step: Step) -> tuple[bool, tuple[Step, ...]]:
+        """(reset first?, the steps to apply without checks before ``step``): continue from the last step
+        applied when it is an earlier step of the same scenario, else reset and replay from the first."""
         index = scenario.steps.index(step)
-        if self._state != (scenario.path, index - 1):
-            self._state = None
+        if self._state is not None and self._state[0] == scenario.path and self._state[1] < index:
+            return False, scenario.steps[self._state[1] + 1 : index]
+        return True, scenario.steps[:index]
+
+    def bring_to(self, scenario: Scenario, step: Step, result: StepResult) -> None:
+        """Make the mesh run steps 1..k-1 (continuing or replaying, see :meth:`missing_steps`), then apply
+        step k."""
+        index = scenario.steps.index(step)
+        reset, missing = self.missing_steps(scenario, step)
+        self._state = None  # unknown until every apply below has succeeded
+        if reset:
             self.backend.reset_routing()
-            for earlier in scenario.steps[:index]:
-                self._say(f"{scenario.name}::{step.name}: replaying step {earlier.name}")
-                self._apply_step(scenario, earlier)
-                result.replayed.append(earlier.name)
-        self._state = None
+        verb = "replaying" if reset else "continuing with"
+        for earlier in missing:
+            self._say(f"{scenario.name}::{step.name}: {verb} step {earlier.name}")
+            self._apply_step(scenario, earlier)
+            result.replayed.append(earlier.name)
+        result.applied_at = time.time()
         applied = self._apply_step(scenario, step)
         result.applied = applied.lines
         result.warnings = applied.warnings
@@ -125,22 +158,47 @@ class StepRunner:
     def run(self, scenario: Scenario, step: Step) -> StepResult:
         """Run one step; returns the result (the caller decides what a failure means)."""
         start = time.monotonic()
-        result = StepResult(scenario=scenario.name, step=step.name, passed=False)
+        result = StepResult(
+            scenario=scenario.name, step=step.name, passed=False, description=step.description, started_at=time.time()
+        )
         try:
             self.bring_to(scenario, step, result)
             result.sync_seconds = self.backend.wait_synced(self.options.sync_timeout)
+            result.synced_at = time.time()
             for exp in step.expect:
                 result.expectations.append(self.check(scenario, step, exp))
+            if self.viewer is not None:
+                result.views = self.browse(self.viewer, scenario, step, result)
         except (ValidationError, MeshReleaseError) as exc:
             result.error = str(exc)
         result.seconds = time.monotonic() - start
-        result.passed = result.error is None and all(e.passed for e in result.expectations)
+        result.passed = (
+            result.error is None and all(e.passed for e in result.expectations) and all(v.agrees for v in result.views)
+        )
         if not result.passed:
             try:
                 result.diagnostics = self.backend.diagnostics()
             except Exception as exc:  # diagnostics never hide the real failure
                 result.diagnostics = {"diagnostics": f"unavailable: {exc}"}
         return result
+
+    def browse(self, viewer: PageViewer, scenario: Scenario, step: Step, result: StepResult) -> list[BrowserView]:
+        """A real browser opens the page as every user of the step's expectations (signing in as a person does);
+        each view must agree with the verdicts on that user's expectations."""
+        views: list[BrowserView] = []
+        users = list(dict.fromkeys(exp.user for exp in step.expect))
+        for user in users:
+            who = user if user is not None else "anonymous"
+            pairs = zip(step.expect, result.expectations, strict=False)
+            checks = [(exp, res) for exp, res in pairs if exp.user == user]
+            started = time.time()
+            page = viewer.view(self.backend.ingress_url, user)
+            view = judge_view(page, checks, screenshot=screenshot_name(scenario.name, step.name, user))
+            view.started_at = started
+            verdict = "agrees with the verdict" if view.agrees else "DISAGREES: " + "; ".join(view.problems)
+            self._say(f"{scenario.name}::{step.name} browser as {who} -> {view.describe()}: {verdict}")
+            views.append(view)
+        return views
 
     def _client_factory(self, user: str | None) -> Callable[[], BookinfoClient]:
         """Clients for the sampler's workers: anonymous ones, or tabs of one signed-in client per user (signed
@@ -177,8 +235,10 @@ class StepRunner:
         timeout = step.timeout or opts.converge_timeout
         allowed = {k for k, w in expected.items() if w > 0}
         t0 = time.monotonic()
+        res.started_at = time.time()
         keep_html = bool(exp.contains or exp.not_contains)
         samples: list[tuple[str, Sample]] = []
+        seen: list[tuple[float, str]] = []  # (request sent, seconds after t0; label) of every labelled page
         with PageSampler(self._client_factory(exp.user), concurrency=opts.concurrency, keep_html=keep_html) as sampler:
             # Settle: a window of consecutive pages with nothing outside the expected set.
             settle: Counter[str] = Counter()
@@ -196,9 +256,11 @@ class StepRunner:
                     )
                     res.counts = dict(settle)
                     res.seconds = time.monotonic() - t0
+                    res.timeline = time_bins(seen, res.seconds)
                     return res
                 s = sampler.next(timeout=max(remaining, 0.1) + opts.fetch_timeout)
                 label = label_page(exp, s)
+                seen.append((s.started - t0, label))
                 settle[label] += 1
                 streak = streak + 1 if label in allowed else 0
             res.settle_counts = dict(settle)
@@ -213,6 +275,7 @@ class StepRunner:
                     if s.started >= decision_start:  # only pages requested after the settle
                         label = label_page(exp, s)
                         samples.append((label, s))
+                        seen.append((s.started - t0, label))
                         if s.observation.elapsed is not None:
                             elapsed.append(s.observation.elapsed)
                         return label
@@ -251,13 +314,9 @@ class StepRunner:
         res.requests = verdict.requests
         res.explanation = verdict.explain()
         res.seconds = time.monotonic() - t0
+        res.timeline = time_bins(seen, res.seconds)
         if elapsed:
-            res.latency = {
-                "min": round(min(elapsed), 4),
-                "p50": round(statistics.median(elapsed), 4),
-                "max": round(max(elapsed), 4),
-                "mean": round(statistics.fmean(elapsed), 4),
-            }
+            res.latency = latency_figures(elapsed)
         if not res.passed:
             res.example = self._example(kind, expected, samples)
         self._say(f"{step_id} {desc} -> {res.decision} ({_fmt_counts(res.counts)}, {res.requests} pages)")
@@ -292,6 +351,37 @@ class StepRunner:
     def _say(self, text: str) -> None:
         if self.progress is not None:
             self.progress(text)
+
+
+def latency_figures(elapsed: Sequence[float]) -> dict[str, float]:
+    """min, p50, p90, p99, max and mean of page latencies (seconds); percentiles by the nearest rank."""
+    ordered = sorted(elapsed)
+
+    def rank(q: float) -> float:
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+    return {
+        "min": round(ordered[0], 4),
+        "p50": round(statistics.median(ordered), 4),
+        "p90": round(rank(0.90), 4),
+        "p99": round(rank(0.99), 4),
+        "max": round(ordered[-1], 4),
+        "mean": round(statistics.fmean(ordered), 4),
+    }
+
+
+def time_bins(seen: Sequence[tuple[float, str]], seconds: float) -> list[TimeBin]:
+    """Labelled pages ((request sent, seconds after the expectation began), label) counted in at most
+    TIMELINE_BINS equal bins spanning the expectation; empty bins are left out."""
+    if not seen:
+        return []
+    span = max(seconds, max(t for t, _ in seen), MIN_BIN_SECONDS)
+    width = max(span / TIMELINE_BINS, MIN_BIN_SECONDS)
+    bins: dict[int, Counter[str]] = {}
+    for t, label in seen:
+        index = min(int(max(t, 0.0) / width), math.ceil(span / width) - 1)
+        bins.setdefault(index, Counter())[label] += 1
+    return [TimeBin(t=round(i * width, 4), dt=round(width, 4), counts=dict(c)) for i, c in sorted(bins.items())]
 
 
 def _fmt_counts(counts: Mapping[str, int]) -> str:

@@ -1,12 +1,13 @@
 """The failure of a step as a person reads it: the expected-vs-observed table, the explanation of every
-failed expectation with its line breaks, one mis-routed request's access-log lines, and diagnostics."""
+failed expectation with its line breaks, one mis-routed request's access-log lines, what a real browser saw
+where it disagrees with a verdict (``--browser``), and diagnostics."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from meshrelease.engine.results import StepResult
-from meshrelease.report.render import expected_text, observed_text
+from meshrelease.report.text import expected_text, observed_text
 
 
 class StepFailed(AssertionError):
@@ -53,6 +54,13 @@ def failure_message(result: StepResult) -> str:
                     lines += [f"    {line}" for line in e.example.access_log]
                 else:
                     lines.append("  (no access-log lines found for it)")
+    for view in result.views:
+        if view.agrees:
+            continue
+        lines.append("")
+        lines.append(f"the browser, as {view.who}, disagrees with the verdict:")
+        lines.append(f"  the browser saw: {view.describe()} ({view.url}; {'; '.join(view.actions)})")
+        lines += [f"  {problem}" for problem in view.problems]
     if result.diagnostics:
         lines.append("")
         lines.append("diagnostics:")

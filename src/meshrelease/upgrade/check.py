@@ -335,15 +335,22 @@ def _upgrade_with_traffic(
 
 
 def _results(run_dir: Path) -> RunResults:
-    """The results a run wrote; a run that wrote none is an error (it did not run its steps)."""
+    """The results a run wrote; a run that wrote none, or ended otherwise than passed or failed (collection
+    errors, interrupted, nothing collected, an internal error), is an error: it did not run its steps."""
     path = run_dir / RESULTS_FILE
     if not path.is_file():
         raise MeshReleaseError(
             f"the run wrote no {path}",
-            hint="see its output above: pytest may have failed before running any step (a usage error, no "
-            "scenario collected)",
+            hint="see its output above: pytest may have failed before running any step (a usage error)",
         )
-    return load_results(path)
+    results = load_results(path)
+    status = results.status
+    if status is not None and status.exit_status not in (0, 1):
+        raise MeshReleaseError(
+            f"the run that wrote {path} ended with {status.outcome} (exit status {status.exit_status})",
+            hint="see its output above and its report.md",
+        )
+    return results
 
 
 def _remove_stale(report_dir: Path, run_dirs: Iterable[Path]) -> None:
