@@ -23,7 +23,8 @@ from pathlib import Path
 import aiohttp
 import requests
 
-from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.backends.local.mesh import LocalMesh
+from meshrelease.backends.local.options import LocalMeshOptions
 from meshrelease.data import data_file
 from meshrelease.k8s.manifest import load_manifests
 

@@ -534,7 +534,8 @@ def test_monitor_without_failures_passes_and_one_that_never_recovers_says_what_i
 @pytest.mark.envoy
 @pytest.mark.slow
 def test_monitor_on_the_local_mesh_reports_requests_failed_by_broken_routing() -> None:
-    from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+    from meshrelease.backends.local.mesh import LocalMesh
+    from meshrelease.backends.local.options import LocalMeshOptions
     from meshrelease.k8s.manifest import load_manifests
     from meshrelease.scenario.model import Expectation, ReviewsExpectation
     from meshrelease.upgrade.disruption import BEFORE_UPGRADE, DisruptionMonitor, DisruptionOptions

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.backends.local.mesh import LocalMesh
+from meshrelease.backends.local.options import LocalMeshOptions
 from meshrelease.data import data_file
 from meshrelease.engine.runner import RunnerOptions, StepRunner
 from meshrelease.report.failure import failure_message

@@ -24,7 +24,8 @@ import pytest
 
 from meshrelease.backends.local.dataplane.pods import parse_workload_mappings
 from meshrelease.backends.local.dataplane.ports import PortInUse
-from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.backends.local.mesh import LocalMesh
+from meshrelease.backends.local.options import LocalMeshOptions
 from meshrelease.data import data_dir
 from meshrelease.errors import MeshReleaseError
 from meshrelease.k8s.manifest import load_manifests
@@ -155,7 +156,8 @@ def test_a_start_that_fails_after_processes_started_leaves_nothing(tmp_path: Pat
 HARNESS = """
 import json, sys, time
 from pathlib import Path
-from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.backends.local.mesh import LocalMesh
+from meshrelease.backends.local.options import LocalMeshOptions
 
 mesh = LocalMesh(LocalMeshOptions(run_dir=Path(sys.argv[1])))
 mesh.start()

@@ -25,7 +25,8 @@ import yaml
 
 from meshrelease.backends.local.dataplane.envoy_binary import find_envoy
 from meshrelease.backends.local.dataplane.pods import parse_workload_mappings
-from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.backends.local.mesh import LocalMesh
+from meshrelease.backends.local.options import LocalMeshOptions
 from meshrelease.backends.local.translate.listeners import ACCESS_LOG_FORMAT
 from meshrelease.bookinfo.client import BookinfoClient
 from meshrelease.bookinfo.page import PageObservation

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from meshrelease.backends.local.mesh import LocalMesh, LocalMeshOptions
+from meshrelease.backends.local.mesh import LocalMesh
+from meshrelease.backends.local.options import LocalMeshOptions
 from meshrelease.bookinfo.browser import BrowserPage
 from meshrelease.bookinfo.page import PageObservation
 from meshrelease.data import data_file

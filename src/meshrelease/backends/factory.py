@@ -12,7 +12,8 @@ from meshrelease.errors import UserInputError
 def make_backend(settings: Settings) -> Backend:
     """The backend ``settings.backend`` names, not started (its modules are imported only when chosen)."""
     if settings.backend == "local":
-        from meshrelease.backends.local.mesh import LocalMesh, mesh_options
+        from meshrelease.backends.local.mesh import LocalMesh
+        from meshrelease.backends.local.options import mesh_options
 
         return LocalMesh(mesh_options(settings.local))
     if settings.backend == "kind":

@@ -40,7 +40,8 @@ def local_settings(args: argparse.Namespace) -> Any:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from meshrelease.backends.local.control import ControlServer, claim_state, ensure_not_serving, release_state
-    from meshrelease.backends.local.mesh import LocalMesh, mesh_options
+    from meshrelease.backends.local.mesh import LocalMesh
+    from meshrelease.backends.local.options import mesh_options
 
     ensure_not_serving()  # before starting anything; claim_state checks again once the mesh is up
     for f in args.filename:

@@ -25,7 +25,7 @@ from meshrelease.backends.local.translate import translator as translate
 from meshrelease.errors import MeshReleaseError
 
 if TYPE_CHECKING:
-    from meshrelease.backends.local.mesh import LocalMeshOptions
+    from meshrelease.backends.local.options import LocalMeshOptions
     from meshrelease.bookinfo.workloads import WorkloadHostProcess
 
 GATEWAY_LABELS = {"istio": "ingressgateway", "app": "istio-ingressgateway"}

@@ -25,7 +25,7 @@ from meshrelease.errors import MeshReleaseError, ValidationError
 from meshrelease.k8s.objects import ObjectKey
 
 if TYPE_CHECKING:
-    from meshrelease.backends.local.mesh import LocalMeshOptions
+    from meshrelease.backends.local.options import LocalMeshOptions
 
 
 class Transactions:
