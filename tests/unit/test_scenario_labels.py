@@ -58,6 +58,10 @@ def test_latency_and_status() -> None:
     slow = sample("modern-v1-anonymous.html", elapsed=6.2)
     assert label_page(exp(latency_min=5.0, latency_max=9.0), slow) == "ok"
     assert label_page(exp(latency_max=3.0), slow) == "latency 6.20s > 3s"
+    # An injected 2 s delay that Envoy's millisecond timers end a few ms early still meets "min: 2s" ...
+    assert label_page(exp(latency_min=2.0), sample("modern-v1-anonymous.html", elapsed=1.995)) == "ok"
+    # ... while a page that was not delayed at all does not.
+    assert label_page(exp(latency_min=2.0), sample("modern-v1-anonymous.html", elapsed=1.9)) == "latency 1.90s < 2s"
     failed = Sample(PageObservation(status=503, error="HTTP 503 from gateway: no healthy upstream"), 0.0, None)
     assert label_page(exp(reviews=V2), failed) == "status 503"
     assert label_page(exp(status=503), failed) == "ok"

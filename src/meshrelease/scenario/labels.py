@@ -15,6 +15,11 @@ from meshrelease.scenario.model import Expectation
 OK_LABEL = "ok"
 NO_VERSION = "no version shown"
 
+# Envoy runs its timers (a fault delay, a timeout) on the event loop's cached clock with millisecond
+# resolution, so an injected 2 s delay can complete a few milliseconds early on the client's clock
+# (1.995 s was seen). A lower latency bound allows this much; a real miss (no delay at all) is far below.
+LATENCY_MIN_SLACK = 0.05
+
 
 class PageSample(Protocol):
     """One fetched page: what was read from it, and its HTML when the expectation needs the text."""
@@ -65,7 +70,7 @@ def label_page(exp: Expectation, sample: PageSample) -> str:
     violations += [f"missing {text!r}" for text in exp.contains if text not in html]
     violations += [f"contains {text!r}" for text in exp.not_contains if text in html]
     elapsed = obs.elapsed or 0.0
-    if exp.latency_min is not None and elapsed < exp.latency_min:
+    if exp.latency_min is not None and elapsed < exp.latency_min - LATENCY_MIN_SLACK:
         violations.append(f"latency {elapsed:.2f}s < {exp.latency_min:g}s")
     if exp.latency_max is not None and elapsed > exp.latency_max:
         violations.append(f"latency {elapsed:.2f}s > {exp.latency_max:g}s")
