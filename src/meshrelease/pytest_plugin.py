@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,13 @@ from meshrelease.errors import MeshReleaseError
 from meshrelease.report.publish import JUNIT_FILE, KEPT_RUNS_DIR, publish_reports, remove_entry
 from meshrelease.scenario.loader import load_scenario
 from meshrelease.scenario.model import Scenario, Step
+from meshrelease.worker_reports import (
+    SPLITTING_DIST,
+    WorkerPayload,
+    record_of_nodeid,
+    worker_share,
+    workers_refusal,
+)
 
 if TYPE_CHECKING:
     from meshrelease.bookinfo.client import BookinfoClient
@@ -85,14 +92,16 @@ class SessionState:
     junit_dir: Path | None = None  # our own JUnit writer's temporary folder (None: --junitxml was given)
     junit_writer: LogXML | None = None
     user_junit: Path | None = None  # --junitxml
+    pending_lines: list[str] = field(default_factory=list)  # an xdist worker's expectation lines, not yet sent
 
 
 class _SessionHooks:
     """The hooks that tell what happened to a session, registered per session (pytester runs sessions inside
     sessions): collection errors, the step running now, an interruption, an internal error."""
 
-    def __init__(self, state: SessionState) -> None:
+    def __init__(self, state: SessionState, config: pytest.Config) -> None:
         self.state = state
+        self.config = config
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -114,6 +123,32 @@ class _SessionHooks:
 
     def pytest_internalerror(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.state.notes.append(f"internal error: {excinfo.typename}: {excinfo.value}")
+
+    # -- on the pytest-xdist controller (see meshrelease.worker_reports)
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Print a worker's expectation lines (before pytest's PASSED/FAILED) and keep its step records."""
+        lines = getattr(report, "meshrelease_lines", None)
+        reporter = self.config.pluginmanager.getplugin("terminalreporter")
+        if lines and reporter is not None:
+            reporter.ensure_newline()
+            for line in lines:
+                reporter.write_line("    " + str(line))
+        payload = WorkerPayload.of_report(report)
+        if payload is None:
+            return
+        self.config.stash[RESULTS_KEY][report.nodeid] = payload.record
+        self.state.reported.add(report.nodeid)
+        if self.state.backend_info is None and payload.backend is not None:
+            self.state.backend_info = payload.backend
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """Every step a worker collected is in the report from the start (as not run until it reports)."""
+        records = self.config.stash[RESULTS_KEY]
+        for nodeid in ids:
+            if ".yaml::" in nodeid and nodeid.count("::") >= 2 and nodeid not in records:
+                records[nodeid] = record_of_nodeid(nodeid)
 
 
 class _ReportJUnit(LogXML):
@@ -143,9 +178,14 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RESULTS_KEY] = {}
     state = config.stash[STATE_KEY] = SessionState()
-    if hasattr(config, "workerinput"):
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # a pytest-xdist worker: its mesh takes ports from its own share of the range
+        settings = config.stash[SETTINGS_KEY]
+        local = replace(settings.local, port_slice=worker_share(workerinput))
+        config.stash[SETTINGS_KEY] = replace(settings, local=local)
         return
-    config.pluginmanager.register(_SessionHooks(state), f"meshrelease-session-{id(state)}")
+    _configure_xdist(config, config.stash[SETTINGS_KEY])
+    config.pluginmanager.register(_SessionHooks(state, config), f"meshrelease-session-{id(state)}")
     settings = config.stash[SETTINGS_KEY]
     if config.option.xmlpath:
         state.user_junit = Path(config.option.xmlpath).expanduser()
@@ -164,6 +204,31 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[xml_key] = state.junit_writer  # record_property & co. write into it, as with --junitxml
     if settings.local.keep_run_dir:  # this run keeps its run directories there: none of an earlier run's stays
         remove_entry(settings.report_dir / KEPT_RUNS_DIR)
+
+
+def _xdist_workers(config: pytest.Config) -> int:
+    """How many pytest-xdist workers this session starts (0: none)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return 0
+    n = getattr(config.option, "numprocesses", None)
+    return n if isinstance(n, int) else 0
+
+
+def _configure_xdist(config: pytest.Config, settings: Settings) -> None:
+    """With ``-n N``: each scenario on one worker (xdist's default ``load`` would split its steps), kind and
+    cluster refused (one cluster per session), and no fixed gateway port (every worker runs a mesh)."""
+    if not _xdist_workers(config):
+        return
+    refusal = workers_refusal(settings.backend, config.option.numprocesses)
+    if refusal:
+        raise pytest.UsageError(refusal)
+    if settings.local.port:
+        raise pytest.UsageError(
+            f"--port {settings.local.port} with -n {config.option.numprocesses}: every worker runs its own mesh, and "
+            "they cannot share one gateway port; leave --port out"
+        )
+    if getattr(config.option, "dist", "no") in SPLITTING_DIST:
+        config.option.dist = "loadscope"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -411,6 +476,13 @@ def pytest_runtest_makereport(
         record.outcome = "error" if report.when == "setup" else "failed"  # pytest's words: setup failures are errors
         if not record.error and not record.expectations:
             record.message = str(report.longrepr)
+    if hasattr(item.config, "workerinput"):
+        state = item.config.stash[STATE_KEY]
+        if report.when == "call":
+            report.meshrelease_lines = state.pending_lines  # type: ignore[attr-defined]
+            state.pending_lines = []
+        elif report.when == "teardown":
+            WorkerPayload(record=record, backend=state.backend_info).attach(report)
     return report
 
 
@@ -489,6 +561,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def progress_writer(config: pytest.Config) -> Any:
     """A callable printing runner progress: a live, rewritten line on a terminal; the final line of every
     expectation (and replays) always."""
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller prints the final lines
+        state = config.stash[STATE_KEY]
+
+        def keep(text: str) -> None:
+            if " -> " in text or "replaying" in text or "continuing with" in text:
+                state.pending_lines.append(text)
+
+        return keep
     capman = config.pluginmanager.getplugin("capturemanager")
     reporter = config.pluginmanager.getplugin("terminalreporter")
     tw = config.get_terminal_writer()

@@ -1,7 +1,7 @@
 """Lifecycle of the local mesh (docs/architecture.md): every process it starts is reaped, every 127.0.0.1 port it
 bound is free again and its run directory is gone — after ``close()``, after an exception inside
-``with LocalMesh()``, after a failed start, and (through the parent-death signal) after the harness itself
-was killed. Processes are checked in /proc by pid and start time, ports by binding them.
+``with LocalMesh()``, after a failed start, and (through the lifeline and the parent-death signal) after the
+harness itself was killed. Processes are checked in /proc by pid and start time, ports by binding them.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from meshrelease.backends.local.dataplane.lifeline import lifeline
 from meshrelease.backends.local.dataplane.pods import parse_workload_mappings
 from meshrelease.backends.local.dataplane.ports import PortInUse
 from meshrelease.backends.local.mesh import LocalMesh
@@ -72,9 +73,11 @@ def test_close_reaps_every_process_and_frees_every_port(tmp_path: Path, leak_pro
         status = mesh.status()
         procs = {pid: p for pid, p in leak_probe.own_children().items() if pid not in before}
         proxies = {p["id"]: p for p in status["proxies"]}
-        # Every Envoy is a child of this process, and so is the workload host (one process for all pods).
+        # Every Envoy is a child of this process, and so are the workload host (one process for all pods) and
+        # the lifeline's reaper.
         assert {p["pid"] for p in proxies.values()} <= set(procs)
-        assert sorted(p.name for p in procs.values()).count("envoy") == len(proxies) == len(procs) - 1, procs
+        assert lifeline().reaper_pid in procs
+        assert sorted(p.name for p in procs.values()).count("envoy") == len(proxies) == len(procs) - 2, procs
         ports = leak_probe.ports_from_status(status)
         assert all(leak_probe.port_is_bound(p) for p in ports)  # the probe sees the ports of a running mesh
         run_dir = Path(status["run_dir"])
@@ -113,8 +116,9 @@ def test_an_exception_inside_with_still_tears_everything_down(tmp_path: Path, le
         run_dir = Path(status["run_dir"])
         [pod] = status["workloads"]
         assert pod["implementation"].startswith("command: ")
-        # gateway + echo sidecar (Envoy), the echo command itself, the (idle) workload host
-        assert len(procs) == 4 and sorted(p.name for p in procs.values()).count("envoy") == 2, procs
+        # gateway + echo sidecar (Envoy), the echo command itself, the (idle) workload host, the reaper
+        assert len(procs) == 5 and lifeline().reaper_pid in procs, procs
+        assert sorted(p.name for p in procs.values()).count("envoy") == 2, procs
         assert leak_probe.port_is_bound(pod["port"])
         raise Boom("the test body failed")
 
@@ -166,11 +170,21 @@ time.sleep(300)
 """
 
 
-def test_a_killed_harness_takes_its_mesh_down(tmp_path: Path, leak_probe: Any) -> None:
+# macOS and the BSDs have no parent-death signal: without it, the lifeline (a reaper process reading a pipe from
+# the harness) alone must take the mesh down.
+WITHOUT_PARENT_DEATH_SIGNAL = """
+import meshrelease.backends.local.dataplane.envoy as envoy
+envoy._parent_death_signal = lambda: None
+"""
+
+
+@pytest.mark.parametrize("platform", ["linux", "no-parent-death-signal"])
+def test_a_killed_harness_takes_its_mesh_down(tmp_path: Path, leak_probe: Any, platform: str) -> None:
     errors = tmp_path / "harness.stderr"
+    script = (WITHOUT_PARENT_DEATH_SIGNAL if platform != "linux" else "") + HARNESS
     with errors.open("w") as stderr:
         harness = subprocess.Popen(
-            [sys.executable, "-c", HARNESS, str(tmp_path)], stdout=subprocess.PIPE, stderr=stderr, text=True
+            [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, stderr=stderr, text=True
         )
     stdout = harness.stdout
     assert stdout is not None
@@ -189,7 +203,8 @@ def test_a_killed_harness_takes_its_mesh_down(tmp_path: Path, leak_probe: Any) -
         os.kill(harness.pid, signal.SIGKILL)  # no close(), no finally: only the kernel and the children act
         harness.wait(timeout=30)
 
-        # Envoys get SIGTERM from the parent-death signal; the workload host sees its stdin close. Orphans
+        # Envoys get SIGTERM from the parent-death signal and from the reaper, which sees its stdin close, as does
+        # the workload host. Orphans
         # are reaped by whoever adopts them, so a zombie counts as gone here.
         deadline = time.monotonic() + 15
         while leak_probe.still_present(procs.values(), zombies_count=False) and time.monotonic() < deadline:

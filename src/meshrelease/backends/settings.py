@@ -375,6 +375,9 @@ class LocalSettings:
     workloads: tuple[str, ...] = ()  # IMAGE=COMMAND, parsed by the local backend
     keep_run_dir: bool = False
     run_dir: Path | None = None  # where the run directory is created (default: the system temp dir)
+    # (index, count): this process allocates ports only in its own share of the range (set per pytest-xdist
+    # worker by the plugin, so the workers' meshes never race for a port).
+    port_slice: tuple[int, int] | None = None
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Any
 from meshrelease.backends.settings import GROUP_TITLES, add_options, build_settings, options_in
 from meshrelease.errors import MeshReleaseError
 from meshrelease.suite import run_suite, scenario_paths
+from meshrelease.worker_reports import workers_in_args, workers_refusal
 
 EXIT_USAGE_ERROR = 4
 EXIT_NOTHING_COLLECTED = 5
@@ -50,6 +51,11 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         paths = scenario_paths(args.paths)
     except MeshReleaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE_ERROR
+    workers = workers_in_args(extra)
+    refusal = workers_refusal(settings.backend, workers) if workers else None
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
         return EXIT_USAGE_ERROR
     if settings.backend == "kind":
         from meshrelease.backends.kube.doctor import run_doctor

@@ -475,6 +475,16 @@ def load_results(path: Path) -> RunResults:
 
 
 # ------------------------------------------------------------------------------------------------ reading
+def step_from_dict(data: object, *, source: str) -> StepRecord:
+    """One step record as :meth:`StepRecord.to_dict` wrote it (e.g. sent by a pytest-xdist worker)."""
+    return _read_step(JsonObject(data, source, hint=_FIELD_HINT))
+
+
+def backend_info_from_dict(data: object, *, source: str) -> BackendInfo:
+    """A :class:`BackendInfo` as results.json writes it."""
+    return _read_backend(JsonObject(data, source, hint=_FIELD_HINT))
+
+
 def _read_expectation(o: JsonObject) -> ExpectationResult:
     settle = o.obj("settle")
     example = o.opt_obj("example")

@@ -8,7 +8,8 @@ backend is reset to its baseline and the steps before *k* are replayed without t
 
 Each expectation then goes through three phases (docs/verdicts.md): sync (``wait_synced``), settle (a
 window of consecutive pages showing nothing outside the expected set, bounded by the convergence timeout,
-which reports the last counts it saw), then a fresh sample decided by :mod:`meshrelease.verdict.checks`.
+which reports the last counts it saw), then a sample of pages requested after every settle page was, decided by
+:mod:`meshrelease.verdict.checks`.
 The runner records when each step began, applied and synced, and every expectation's pages against time (the
 report's timeline). With a page viewer (``--browser``), a real browser then opens the page as each user of the
 step and must agree with the verdicts (:mod:`meshrelease.engine.browser_check`).
@@ -243,6 +244,7 @@ class StepRunner:
             # Settle: a window of consecutive pages with nothing outside the expected set.
             settle: Counter[str] = Counter()
             streak = 0
+            streak_sent = t0  # when the latest-requested page of the current streak was requested
             deadline = t0 + timeout
             while streak < opts.settle_window:
                 remaining = deadline - time.monotonic()
@@ -262,17 +264,24 @@ class StepRunner:
                 label = label_page(exp, s)
                 seen.append((s.started - t0, label))
                 settle[label] += 1
-                streak = streak + 1 if label in allowed else 0
+                if label in allowed:
+                    streak += 1
+                    streak_sent = max(streak_sent, s.started)
+                else:
+                    streak, streak_sent = 0, t0
             res.settle_counts = dict(settle)
             res.settle_pages = sum(settle.values())
             res.time_to_converge = time.monotonic() - t0
-            decision_start = time.monotonic()
+            # The decision counts only pages requested after every page of the settle window was requested, so
+            # the window that decides still follows the settle window. Pages already in flight then count: with
+            # slow pages (fault delays) the decision completes in the settle's wave instead of a second one.
+            decision_start = streak_sent
             elapsed: list[float] = []
 
             def sample() -> str | None:
                 while True:
                     s = sampler.next(timeout=opts.fetch_timeout + timeout)
-                    if s.started >= decision_start:  # only pages requested after the settle
+                    if s.started > decision_start:  # only pages requested after the settle window's
                         label = label_page(exp, s)
                         samples.append((label, s))
                         seen.append((s.started - t0, label))

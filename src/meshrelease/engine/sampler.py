@@ -4,8 +4,8 @@ A :class:`PageSampler` keeps a number of productpage requests in flight, one
 :class:`~meshrelease.bookinfo.client.BookinfoClient` (its own ``requests.Session``, signed in when a user is
 given) per worker thread, and hands completed observations out in completion order. Each observation is
 stamped with the monotonic time its request started, so a phase can ignore pages requested before it began.
-When pages are slow (a fault-injection delay), more workers are started so a sample of a given size does
-not take proportionally longer; the verdict sees independent draws either way.
+When pages are slow (a fault-injection delay), all ``max_concurrency`` workers are started at once so a sample
+of a given size takes about one page latency; the verdict sees independent draws either way.
 """
 
 from __future__ import annotations
@@ -104,10 +104,11 @@ class PageSampler:
                 self._scale_up()
 
     def _scale_up(self) -> None:
-        # Slow pages: double the workers (bounded) so a sample completes in a few rounds of page latency.
+        # Slow pages: all the workers at once, so the settle window and the decision's pages (requested after
+        # it) come from one wave of page latency instead of several.
         if self._stop.is_set() or len(self._threads) >= self._max:
             return
-        for _ in range(min(len(self._threads), self._max - len(self._threads))):
+        for _ in range(self._max - len(self._threads)):
             self._spawn()
         self._last_progress = time.monotonic()
 

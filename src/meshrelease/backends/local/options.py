@@ -25,6 +25,7 @@ class LocalMeshOptions:
     seed: int | None = None
     envoy_log_level: str = "warning"
     start_timeout: float = 60.0
+    port_slice: tuple[int, int] | None = None  # (index, count): allocate ports only in this share of the range
     translate_options: translate.TranslateOptions = field(default_factory=translate.TranslateOptions)
 
 
@@ -46,4 +47,5 @@ def mesh_options(settings: LocalSettings, *, manifests: Sequence[Path] = ()) -> 
         manifests=list(manifests),
         keep_run_dir=settings.keep_run_dir,
         run_dir=settings.run_dir,
+        port_slice=settings.port_slice,
     )

@@ -39,7 +39,7 @@ class MeshRuntime:
     def __init__(self, options: LocalMeshOptions, rng: random.Random) -> None:
         self.options = options
         self._rng = rng
-        self.ports = PortAllocator()
+        self.ports = PortAllocator(share=options.port_slice)
         self.pods: dict[str, PodRuntime] = {}
         self.gateway: EnvoyProcess | None = None
         self.host: WorkloadHostProcess | None = None

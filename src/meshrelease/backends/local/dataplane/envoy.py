@@ -21,12 +21,14 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from meshrelease.backends.local.dataplane.lifeline import lifeline
 from meshrelease.backends.local.model import ProxyResources, ProxySpec
 from meshrelease.backends.local.translate.translator import rds_path
 from meshrelease.errors import MeshReleaseError, WaitTimeout
@@ -168,7 +170,7 @@ def bootstrap_config(proxy: ProxySpec, xds: XdsFiles) -> dict[str, Any]:
 
 
 def _parent_death_signal() -> None:
-    """Child-side: die with SIGTERM when the parent dies, so a killed harness leaves no Envoy behind."""
+    """Child-side, Linux: die with SIGTERM when the parent dies (the lifeline does it everywhere else)."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         pr_set_pdeathsig = 1
@@ -176,19 +178,23 @@ def _parent_death_signal() -> None:
 
 
 def popen_child(argv: list[str], *, log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start a child that is tied to this process's lifetime (Linux parent-death signal)."""
+    """Start a child that is tied to this process's lifetime: registered with the lifeline (any POSIX system)
+    and, on Linux, given the parent-death signal. Stop it with :func:`stop_process`."""
     log = log_path.open("ab")
     try:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
-            preexec_fn=_parent_death_signal if os.name == "posix" else None,
+            preexec_fn=_parent_death_signal if sys.platform.startswith("linux") else None,
         )
     finally:
         log.close()
+    if os.name == "posix":
+        lifeline().register(proc.pid)
+    return proc
 
 
 class EnvoyProcess:
@@ -313,18 +319,22 @@ class EnvoyProcess:
 
 
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 5.0) -> None:
-    """SIGTERM, wait up to ``timeout``, then SIGKILL; always reaps."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL; always reaps (and takes the pid off the lifeline)."""
+    try:
+        if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait(timeout=timeout)
-    else:
-        proc.wait()
+                proc.terminate()
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                proc.wait(timeout=timeout)
+        else:
+            proc.wait()
+    finally:
+        if proc.returncode is not None:
+            lifeline().unregister(proc.pid)
 
 
 def wait_all_ready(processes: list[EnvoyProcess], timeout: float) -> None:

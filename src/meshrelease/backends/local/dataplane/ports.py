@@ -35,15 +35,26 @@ def port_is_free(port: int) -> bool:
 
 
 class PortAllocator:
-    """Hands out free 127.0.0.1 ports, never the same one twice in one mesh."""
+    """Hands out free 127.0.0.1 ports, never the same one twice in one mesh.
 
-    def __init__(self, rng: random.Random | None = None) -> None:
+    ``share=(index, count)`` confines the ports to the index-th of ``count`` equal parts of the range: meshes
+    started at the same moment in different processes (pytest-xdist workers) then never pick the same port
+    between checking it and binding it."""
+
+    def __init__(self, rng: random.Random | None = None, *, share: tuple[int, int] | None = None) -> None:
         self._given: set[int] = set()
         self._rng = rng or random.Random()
         lo, _ = ephemeral_range()
         # Listeners get ports below the ephemeral range: a port there can be taken by any outgoing connection
         # (the sampler opens thousands) between the check here and the moment Envoy binds it.
         self._range = (LOWEST_PORT, lo - 1) if lo - LOWEST_PORT >= 1000 else None
+        if share is not None and self._range is not None:
+            index, count = share
+            if not 0 <= index < count:
+                raise ValueError(f"port share {index} of {count}")
+            width = (self._range[1] - self._range[0] + 1) // count
+            start = self._range[0] + index * width
+            self._range = (start, start + width - 1)
 
     def reserve(self, port: int, *, what: str) -> int:
         """Claim a fixed port the user asked for; clear error if it is busy."""
