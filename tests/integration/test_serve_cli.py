@@ -213,7 +213,8 @@ def test_apply_prints_created_unchanged_configured_and_delete_prints_deleted(ser
         deleted = meshrelease(serve.home, "delete", "-f", v2)
         assert (deleted.returncode, deleted.stdout) == (0, 'virtualservice.networking.istio.io "reviews" deleted\n')
         gone = meshrelease(serve.home, "get", "vs", "reviews")
-        assert gone.returncode == 1 and 'virtualservice "reviews" not found' in gone.stderr, show(gone)
+        not_found = 'Error from server (NotFound): virtualservices.networking.istio.io "reviews" not found'
+        assert gone.returncode == 1 and not_found in gone.stderr, show(gone)
     finally:
         clean_up(serve.home, v2, DR_ALL)
 
@@ -270,7 +271,9 @@ def test_get_and_status_list_objects_proxies_and_workloads(serve: Serve) -> None
 
     as_yaml = meshrelease(serve.home, "get", "vs", "-o", "yaml")
     assert as_yaml.returncode == 0, show(as_yaml)
-    [bookinfo] = [d for d in yaml.safe_load_all(as_yaml.stdout) if d["metadata"]["name"] == "bookinfo"]
+    listing = yaml.safe_load(as_yaml.stdout)  # a listing is kubectl's List
+    assert (listing["kind"], listing["apiVersion"]) == ("List", "v1")
+    [bookinfo] = [d for d in listing["items"] if d["metadata"]["name"] == "bookinfo"]
     assert (bookinfo["kind"], bookinfo["spec"]["gateways"]) == ("VirtualService", ["bookinfo-gateway"])
     names = meshrelease(serve.home, "get", "gw", "-o", "name")
     assert names.stdout == "gateway.networking.istio.io/bookinfo-gateway\n", show(names)
@@ -288,6 +291,110 @@ def test_get_and_status_list_objects_proxies_and_workloads(serve: Serve) -> None
     assert pods[0] == ["POD", "NAMESPACE", "PORT", "IMPLEMENTATION"]
     assert sorted(r[0].rsplit("-", 2)[0] for r in pods[1:]) == bookinfo_deployments()
     assert all(r[3].startswith("bookinfo ") for r in pods[1:]), status.stdout
+
+
+def test_kubectl_forms_of_apply_and_delete(serve: Serve, tmp_path: Path) -> None:
+    folder = tmp_path / "release"
+    (folder / "routes").mkdir(parents=True)
+    (folder / "destination-rules.yaml").write_text(DR_ALL.read_text())
+    (folder / "routes" / "reviews-v2.yaml").write_text((DATA / "reviews-v2.yaml").read_text())
+    (folder / "notes.txt").write_text("not a manifest")
+    dr_names = ("productpage", "reviews", "ratings", "details")
+    try:
+        # -f FOLDER: its manifests (not its subfolders); options after the file; -o name
+        top = meshrelease(serve.home, "apply", "-f", folder, "-o", "name")
+        assert top.returncode == 0, show(top)
+        assert top.stdout.splitlines() == [f"destinationrule.networking.istio.io/{n}" for n in dr_names]
+        # -R: the subfolders too; -n fills in the namespace of objects that name none
+        recursive = meshrelease(serve.home, "apply", "-R", "-f", folder, "-n", "default")
+        assert recursive.returncode == 0, show(recursive)
+        assert "virtualservice.networking.istio.io/reviews created" in recursive.stdout.splitlines()
+        assert page_versions(serve.url) == ["v2"] * 3
+
+        # -n that contradicts the object's own namespace: kubectl's refusal, nothing applied
+        other = tmp_path / "other.yaml"
+        other.write_text(
+            (DATA / "reviews-v1.yaml").read_text().replace("name: reviews", "name: reviews\n  namespace: x")
+        )
+        refused = meshrelease(serve.home, "apply", "-f", other, "-n", "default")
+        assert refused.returncode == 1, show(refused)
+        assert 'the namespace from the provided object "x" does not match the namespace "default"' in refused.stderr
+        assert "You must pass '--namespace=x' to perform this operation." in refused.stderr
+        assert page_versions(serve.url) == ["v2"] * 3
+
+        # delete KIND NAME, and KIND/NAME with -n after it
+        by_name = meshrelease(serve.home, "delete", "vs", "reviews", "-n", "default")
+        assert (by_name.returncode, by_name.stdout) == (0, 'virtualservice.networking.istio.io "reviews" deleted\n')
+        missing = meshrelease(serve.home, "delete", "dr/reviews", "dr/nope")
+        assert missing.returncode == 1, show(missing)
+        assert 'destinationrules.networking.istio.io "nope" not found' in missing.stderr
+        assert "nothing was changed" in missing.stderr  # all-or-nothing: reviews is still there
+        still = meshrelease(serve.home, "get", "dr", "reviews", "-o", "name")
+        assert still.stdout == "destinationrule.networking.istio.io/reviews\n", show(still)
+        ignored = meshrelease(serve.home, "delete", "dr", "reviews", "nope", "--ignore-not-found", "-o", "name")
+        assert (ignored.returncode, ignored.stdout) == (0, "destinationrule.networking.istio.io/reviews\n"), show(
+            ignored
+        )
+
+        # usage mistakes, as kubectl words them
+        for args, message in (
+            (("delete",), "You must provide one or more resources by argument or filename."),
+            (("delete", "vs"), "resource(s) were provided, but no name was specified"),
+            (("delete", "vs", "reviews", "-f", folder), "you may not specify resource arguments as well"),
+            (("apply", "-f", tmp_path / "nope"), f'the path "{tmp_path / "nope"}" does not exist'),
+            (("get", "widgets"), 'the server doesn\'t have a resource type "widgets"'),
+            (("delete", "pods", "x"), "does not delete single pods"),
+        ):
+            wrong = meshrelease(serve.home, *args)
+            assert wrong.returncode == 1 and message in wrong.stderr, show(wrong)
+            assert "Traceback" not in wrong.stderr
+    finally:
+        meshrelease(serve.home, "delete", "-R", "-f", folder, "--ignore-not-found")
+    assert meshrelease(serve.home, "get", "dr", "-o", "name").stdout == ""
+
+
+def test_kubectl_forms_of_get(serve: Serve) -> None:
+    deployments = bookinfo_deployments()
+    pods = meshrelease(serve.home, "get", "pods")
+    assert pods.returncode == 0, show(pods)
+    rows = table(pods.stdout, "NAME")
+    assert rows[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert sorted(r[0].rsplit("-", 2)[0] for r in rows[1:]) == deployments
+    assert all(r[1:4] == ["2/2", "Running", "0"] for r in rows[1:]), pods.stdout
+    wide = table(meshrelease(serve.home, "get", "po", "-o", "wide").stdout, "NAME")
+    assert wide[0][-2:] == ["IP", "NODE"] and {r[-2] for r in wide[1:]} == {"127.0.0.1"}
+
+    deploys = table(meshrelease(serve.home, "get", "deployments").stdout, "NAME")
+    assert deploys[0] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert [r[:4] for r in deploys[1:]] == [[d, "1/1", "1", "1"] for d in deployments]
+
+    # -o json: one object for one name, a List otherwise; flags before the names
+    one = meshrelease(serve.home, "get", "-o", "json", "vs", "bookinfo")
+    assert one.returncode == 0, show(one)
+    vs = json.loads(one.stdout)
+    assert (vs["kind"], vs["metadata"]["name"], vs["spec"]["gateways"]) == (
+        "VirtualService",
+        "bookinfo",
+        ["bookinfo-gateway"],
+    )
+    pod_list = json.loads(meshrelease(serve.home, "get", "pods", "-n", "default", "-o", "json").stdout)
+    assert pod_list["kind"] == "List" and len(pod_list["items"]) == len(deployments)
+    assert {p["status"]["podIP"] for p in pod_list["items"]} == {"127.0.0.1"}
+    pod_yaml = yaml.safe_load(meshrelease(serve.home, "get", "pods", "-o", "yaml").stdout)
+    assert [p["metadata"]["name"] for p in pod_yaml["items"]] == [p["metadata"]["name"] for p in pod_list["items"]]
+
+    # -n with names, -A, KIND/NAME, and kubectl's messages for nothing found
+    gw = meshrelease(serve.home, "get", "gw/bookinfo-gateway", "-o", "name")
+    assert gw.stdout == "gateway.networking.istio.io/bookinfo-gateway\n", show(gw)
+    elsewhere = meshrelease(serve.home, "get", "vs", "bookinfo", "-n", "istio-system")
+    assert elsewhere.returncode == 1, show(elsewhere)
+    assert 'Error from server (NotFound): virtualservices.networking.istio.io "bookinfo" not found' in elsewhere.stderr
+    everywhere = table(meshrelease(serve.home, "get", "vs", "-A").stdout, "NAMESPACE")
+    assert everywhere[0] == ["NAMESPACE", "NAME", "GATEWAYS", "HOSTS", "AGE"]
+    assert everywhere[1][:4] == ["default", "bookinfo", '["bookinfo-gateway"]', '["*"]']
+    empty = meshrelease(serve.home, "get", "dr", "-n", "istio-system")
+    assert (empty.returncode, empty.stdout) == (0, ""), show(empty)
+    assert "No resources found in istio-system namespace." in empty.stderr
 
 
 def test_a_second_serve_with_the_same_home_fails_while_the_first_runs(serve: Serve) -> None:
@@ -331,8 +438,8 @@ def test_a_signal_stops_serve_and_leaves_nothing_behind(tmp_path: Path, signum: 
         running.wait_ready()
         status = running.mesh_status()
         procs = leak_probe.children_of(running.proc.pid)
-        # the Envoys and the workload host are serve's children
-        assert {p["pid"] for p in status["proxies"]} <= set(procs) and len(procs) == len(status["proxies"]) + 1
+        # the Envoys, the workload host and the lifeline's reaper are serve's children
+        assert {p["pid"] for p in status["proxies"]} <= set(procs) and len(procs) == len(status["proxies"]) + 2
         ports = leak_probe.ports_from_status(status) | {int(running.state()["control_url"].rsplit(":", 1)[1])}
         run_dir = Path(status["run_dir"])
         assert run_dir.is_dir()

@@ -2,8 +2,8 @@
 
     meshrelease run [PATH...] [--backend local|kind|cluster] [-k EXPR] [pytest options]
     meshrelease serve [--port PORT] [--ui modern|classic] [-f MANIFEST]...
-    meshrelease apply -f FILE...      meshrelease delete -f FILE...
-    meshrelease get [KIND] [NAME] [-o yaml|name]      meshrelease status
+    meshrelease apply -f FILE|DIR... [-R] [-n NS]      meshrelease delete -f FILE|DIR... | KIND NAME...
+    meshrelease get [KIND [NAME...]] [-n NS | -A] [-o yaml|json|name|wide]      meshrelease status
     meshrelease compare A/results.json B/results.json [--out DIR]
     meshrelease doctor --backend kind|cluster [kind/cluster options]
 
@@ -74,6 +74,10 @@ def _print_err(text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if args.command in objects.VERBS:
+        words = list(sys.argv[1:] if argv is None else argv)
+        args = objects.parse_intermixed(args.command, words[words.index(args.command) + 1 :], ArgumentParser)
+        extra = []
     if extra and args.command not in ("run", "upgrade-check"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:

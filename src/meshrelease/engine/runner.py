@@ -34,7 +34,7 @@ from meshrelease.engine.results import BrowserView, ExpectationResult, PageExamp
 from meshrelease.engine.sampler import PageSampler, Sample
 from meshrelease.errors import MeshReleaseError, ValidationError
 from meshrelease.k8s.kinds import kind_info
-from meshrelease.k8s.manifest import load_manifests
+from meshrelease.k8s.manifest import load_manifests, with_default_namespace
 from meshrelease.scenario.labels import OK_LABEL, expected_set, label_page
 from meshrelease.scenario.model import Expectation, Scenario, Step
 from meshrelease.verdict import VerdictOptions, check_split, check_spread, check_version
@@ -88,14 +88,7 @@ class StepRunner:
 
     # ------------------------------------------------------------ applying
     def _docs(self, scenario: Scenario, path: Path) -> list[ObjectDoc]:
-        docs: list[ObjectDoc] = []
-        for doc in load_manifests(path):
-            meta = dict(doc.get("metadata") or {})
-            if not meta.get("namespace") and doc.get("kind") != "Namespace":
-                meta["namespace"] = scenario.namespace
-                doc = doc.derive({**doc, "metadata": meta})  # keeps file:line for error messages
-            docs.append(doc)
-        return docs
+        return [with_default_namespace(doc, scenario.namespace) for doc in load_manifests(path)]
 
     def _delete_docs(self, scenario: Scenario, step: Step) -> list[ObjectDoc]:
         docs: list[ObjectDoc] = []

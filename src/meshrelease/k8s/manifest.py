@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meshrelease.errors import UserInputError
+from meshrelease.k8s.kinds import kind_info
 from meshrelease.k8s.objects import FieldPath
 from meshrelease.k8s.yaml import compose_documents, construct, field_lines, read_text
 
@@ -65,6 +66,31 @@ class Manifest(dict[str, Any]):
         """A changed copy of this manifest (e.g. with a namespace filled in) that keeps its file and lines,
         so errors about it still say ``file:line``."""
         return Manifest(data, source=self.source, line=self.line, lines=self.lines)
+
+
+def _namespaced(doc: Mapping[str, Any]) -> bool:
+    info = kind_info(str(doc.get("kind", "")))
+    return info.namespaced if info is not None else doc.get("kind") != "Namespace"
+
+
+def with_default_namespace(doc: Manifest, namespace: str) -> Manifest:
+    """``doc`` with ``metadata.namespace`` set to ``namespace`` when its kind is namespaced and it names none."""
+    metadata = doc.get("metadata")
+    if not _namespaced(doc) or not isinstance(metadata, Mapping) or metadata.get("namespace"):
+        return doc
+    return doc.derive({**doc, "metadata": {**metadata, "namespace": namespace}})
+
+
+def namespace_conflict(doc: Manifest, namespace: str) -> str | None:
+    """kubectl's error for ``-n namespace`` and an object that names another namespace (None: no conflict)."""
+    metadata = doc.get("metadata")
+    own = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    if not own or own == namespace or not _namespaced(doc):
+        return None
+    return (
+        f'{doc.origin.where(("metadata", "namespace"))}the namespace from the provided object "{own}" does not '
+        f"match the namespace \"{namespace}\". You must pass '--namespace={own}' to perform this operation."
+    )
 
 
 def load_manifests(path: str | pathlib.Path) -> list[Manifest]:

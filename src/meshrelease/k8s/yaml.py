@@ -184,3 +184,22 @@ def load_with_lines(path: Path) -> Any:
     for node, loader in compose_documents(read_text(path), source):
         return construct_with_lines(node, loader, source)
     return None
+
+
+class _KubectlDumper(yaml.SafeDumper):
+    """Dumps like kubectl: strings that would read back as another type (``"19"``, timestamps) in double
+    quotes, other strings that need quoting in single quotes."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    tag = dumper.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    style = '"' if tag != "tag:yaml.org,2002:str" else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_KubectlDumper.add_representer(str, _represent_str)
+
+
+def dump_like_kubectl(data: Any) -> str:
+    """YAML as ``kubectl get -o yaml`` prints it: keys sorted, block style, strings quoted only when needed."""
+    return yaml.dump(data, Dumper=_KubectlDumper, sort_keys=True, default_flow_style=False, allow_unicode=True)

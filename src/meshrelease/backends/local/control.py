@@ -21,9 +21,10 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 
+from meshrelease.backends.local.listing import keys_to_delete, list_objects
 from meshrelease.backends.local.mesh import LocalMesh
 from meshrelease.errors import MeshReleaseError, UserInputError, ValidationError
-from meshrelease.k8s.manifest import load_manifest_text
+from meshrelease.k8s.manifest import load_manifest_text, namespace_conflict, with_default_namespace
 
 TOKEN_HEADER = "X-Meshrelease-Token"  # noqa: S105 - a header name, not a secret
 
@@ -99,15 +100,6 @@ def release_state() -> None:
     with contextlib.suppress(OSError, json.JSONDecodeError):
         if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
             path.unlink()
-
-
-def _age(created: datetime) -> str:
-    seconds = int((datetime.now(UTC) - created).total_seconds())
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h"
 
 
 class ControlServer:
@@ -188,42 +180,33 @@ class ControlServer:
         self._thread.join(timeout=5)
 
     def apply(self, body: dict[str, Any], *, delete: bool) -> dict[str, Any]:
-        source = str(body.get("source") or "-")
-        docs = load_manifest_text(str(body.get("text", "")), source)
-        if not docs:
-            raise UserInputError("no objects to apply (the file is empty)", path=source)
-        result = self.mesh.delete(docs, source=source) if delete else self.mesh.apply(docs, source=source)
+        """``apply -f``/``delete -f`` of one file's text; ``namespace`` (``-n``) fills in and checks namespaces.
+        ``delete KIND NAME...`` sends ``kind`` and ``names`` instead of a text."""
+        namespace = str(body.get("namespace") or "")
+        if delete and body.get("kind"):
+            keys = keys_to_delete(str(body["kind"]), [str(n) for n in body.get("names") or []], namespace or "default")
+            result = self.mesh.delete_keys(keys, ignore_not_found=bool(body.get("ignore_not_found")))
+        else:
+            source = str(body.get("source") or "-")
+            docs = load_manifest_text(str(body.get("text", "")), source)
+            if not docs:
+                raise UserInputError("no objects passed to " + ("delete" if delete else "apply"), path=source)
+            if namespace:
+                conflicts = [c for c in (namespace_conflict(d, namespace) for d in docs) if c]
+                if conflicts:
+                    raise UserInputError("\n".join(conflicts))
+                docs = [with_default_namespace(d, namespace) for d in docs]
+            if delete:
+                result = self.mesh.delete(docs, source=source, ignore_not_found=bool(body.get("ignore_not_found")))
+            else:
+                result = self.mesh.apply(docs, source=source)
         synced = self.mesh.wait_synced(timeout=float(body.get("timeout", 30)))
         return {"lines": result.lines, "warnings": result.warnings, "synced_seconds": round(synced, 4)}
 
     def objects(self, query: dict[str, str]) -> dict[str, Any]:
-        store = self.mesh.store
-        kind = None
-        if query.get("kind"):
-            _, kind = store.resolve_kind(query["kind"])
+        names = [n for n in query.get("names", "").split(",") if n]
         namespace = None if query.get("all_namespaces") else query.get("namespace") or None
-        objs = store.list(kind=kind, namespace=namespace)
-        name = query.get("name")
-        if name:
-            objs = [o for o in objs if o.key.name == name]
-            if not objs:
-                what = kind or "object"
-                raise MeshReleaseError(f'Error from server (NotFound): {what.lower()} "{name}" not found')
-        return {
-            "objects": [
-                {
-                    "kind": o.key.kind,
-                    "group": o.key.group,
-                    "namespace": o.key.namespace,
-                    "name": o.key.name,
-                    "display": o.key.display(),
-                    "age": _age(o.created),
-                    "generation": o.generation,
-                    "yaml": store.to_yaml(o),
-                }
-                for o in objs
-            ]
-        }
+        return list_objects(self.mesh, query.get("kind", ""), names, namespace)
 
 
 class ControlClient:
@@ -254,13 +237,18 @@ class ControlClient:
             ) from exc
         data: dict[str, Any] = resp.json()
         if resp.status_code != 200:
-            if data.get("type") == "validation":
-                raise ValidationError([str(e) for e in data.get("errors", [])], source=data.get("source"))
-            raise MeshReleaseError(str(data.get("error", resp.text)))
+            raise MeshReleaseError(str(data.get("error", resp.text)))  # the server's whole message, as it wrote it
         return data
 
-    def apply(self, text: str, source: str, *, delete: bool = False) -> dict[str, Any]:
-        return self._call("POST", "/delete" if delete else "/apply", json={"text": text, "source": source})
+    def apply(
+        self, text: str, source: str, *, delete: bool = False, namespace: str = "", ignore_not_found: bool = False
+    ) -> dict[str, Any]:
+        body = {"text": text, "source": source, "namespace": namespace, "ignore_not_found": ignore_not_found}
+        return self._call("POST", "/delete" if delete else "/apply", json=body)
+
+    def delete_named(self, kind: str, names: list[str], namespace: str, *, ignore_not_found: bool) -> dict[str, Any]:
+        body = {"kind": kind, "names": names, "namespace": namespace, "ignore_not_found": ignore_not_found}
+        return self._call("POST", "/delete", json=body)
 
     def status(self) -> dict[str, Any]:
         return self._call("GET", "/status")

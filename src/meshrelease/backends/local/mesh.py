@@ -119,15 +119,17 @@ class LocalMesh:
             self._require_running()
             return self._changes.apply(docs, source=source)
 
-    def delete(self, docs: Sequence[ObjectDoc], *, source: str | None = None) -> ApplyResult:
+    def delete(
+        self, docs: Sequence[ObjectDoc], *, source: str | None = None, ignore_not_found: bool = False
+    ) -> ApplyResult:
         with self._lock:
             self._require_running()
-            return self._changes.delete(docs, source=source)
+            return self._changes.delete(docs, source=source, ignore_not_found=ignore_not_found)
 
-    def delete_keys(self, keys: Sequence[ObjectKey]) -> ApplyResult:
+    def delete_keys(self, keys: Sequence[ObjectKey], *, ignore_not_found: bool = False) -> ApplyResult:
         with self._lock:
             self._require_running()
-            return self._changes.delete_keys(keys)
+            return self._changes.delete_keys(keys, ignore_not_found=ignore_not_found)
 
     def reset_routing(self) -> None:
         """Bring every object back to the state right after start (routing included); cheap when unchanged."""

@@ -15,7 +15,8 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,12 @@ class PodRuntime:
     sidecar: EnvoyProcess
     app_port: int
     command: subprocess.Popen[bytes] | None = None  # for --workload pods
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def containers_ready(self) -> int:
+        """How many of its two containers (workload, sidecar) run, as kubectl's READY column counts them."""
+        workload = self.command.poll() is None if self.command is not None else True  # in the workload host
+        return int(workload) + int(self.sidecar.alive())
 
 
 def ensure_bind_ports(

@@ -56,6 +56,8 @@ def status(runtime: MeshRuntime, config_version: int) -> dict[str, Any]:
             "image": p.plan.image,
             "port": p.app_port,
             "labels": p.plan.labels,
+            "started": p.started.isoformat(timespec="seconds"),
+            "ready": p.containers_ready(),
         }
         for p in sorted(runtime.pods.values(), key=lambda r: r.plan.name)
     ]

@@ -42,11 +42,13 @@ class Transactions:
         check = functools.partial(self.check_candidate, source=source)
         return self._change(lambda: self.store.apply(docs, source=source, check=check))
 
-    def delete(self, docs: Sequence[ObjectDoc], *, source: str | None = None) -> ApplyResult:
-        return self._change(lambda: self.store.delete(docs, source=source))
+    def delete(
+        self, docs: Sequence[ObjectDoc], *, source: str | None = None, ignore_not_found: bool = False
+    ) -> ApplyResult:
+        return self._change(lambda: self.store.delete(docs, source=source, ignore_not_found=ignore_not_found))
 
-    def delete_keys(self, keys: Sequence[ObjectKey]) -> ApplyResult:
-        return self._change(lambda: self.store.delete_keys(keys))
+    def delete_keys(self, keys: Sequence[ObjectKey], *, ignore_not_found: bool = False) -> ApplyResult:
+        return self._change(lambda: self.store.delete_keys(keys, ignore_not_found=ignore_not_found))
 
     def mark_baseline(self) -> None:
         """Remember the stored objects as the state :meth:`reset_routing` returns to (the state after start)."""

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import yaml
-
 from meshrelease.backends.base import ApplyResult
 from meshrelease.backends.local.apiserver.analysis import analyze
 from meshrelease.backends.local.model import StoredObject
@@ -31,6 +29,7 @@ from meshrelease.errors import UserInputError, ValidationError
 from meshrelease.k8s.kinds import KindInfo, kind_by_name, kind_info
 from meshrelease.k8s.manifest import Manifest, Origin, describe_value
 from meshrelease.k8s.objects import ObjectKey
+from meshrelease.k8s.yaml import dump_like_kubectl
 
 BUILTIN_NAMESPACES = ("default", "istio-system", "kube-system")
 """Namespaces that exist from the start and cannot be deleted (the local mesh's gateway runs in
@@ -42,20 +41,6 @@ _MAX_DEPTH = 100
 
 
 # ------------------------------------------------------------------------------------------ the store
-class _KubectlDumper(yaml.SafeDumper):
-    """Dumps like kubectl: strings that would read back as another type (``"19"``, timestamps) in double
-    quotes, other strings that need quoting in single quotes."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    tag = dumper.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
-    style = '"' if tag != "tag:yaml.org,2002:str" else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_KubectlDumper.add_representer(str, _represent_str)
-
-
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -186,6 +171,11 @@ class ObjectStore:
 
     def to_yaml(self, obj: StoredObject) -> str:
         """The object as ``kubectl get -o yaml`` prints it (server fields in metadata, keys sorted)."""
+        return dump_like_kubectl(self.to_object(obj))
+
+    @staticmethod
+    def to_object(obj: StoredObject) -> dict[str, Any]:
+        """The object as the API server returns it: its body with the server's fields in metadata."""
         body = copy.deepcopy(obj.body)
         metadata = dict(body.get("metadata") or {})
         metadata["creationTimestamp"] = obj.created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -194,7 +184,7 @@ class ObjectStore:
         if obj.key.namespace:
             metadata["namespace"] = obj.key.namespace
         body.update({"apiVersion": obj.api_version, "kind": obj.key.kind, "metadata": metadata})
-        return yaml.dump(body, Dumper=_KubectlDumper, sort_keys=True, default_flow_style=False, allow_unicode=True)
+        return body
 
     # ----------------------------------------------------------------------------- writing
     def apply(
