@@ -1,6 +1,6 @@
 """Lifecycle of the local mesh (docs/architecture.md): every process it starts is reaped, every 127.0.0.1 port it
 bound is free again and its run directory is gone — after ``close()``, after an exception inside
-``with LocalMesh()``, after a failed start, and (through the lifeline and the parent-death signal) after the
+``with LocalMesh()``, after a failed start, and (through the lifeline) after the
 harness itself was killed. Processes are checked in /proc by pid and start time, ports by binding them.
 """
 
@@ -170,18 +170,9 @@ time.sleep(300)
 """
 
 
-# macOS and the BSDs have no parent-death signal: without it, the lifeline (a reaper process reading a pipe from
-# the harness) alone must take the mesh down.
-WITHOUT_PARENT_DEATH_SIGNAL = """
-import meshrelease.backends.local.dataplane.envoy as envoy
-envoy._parent_death_signal = lambda: None
-"""
-
-
-@pytest.mark.parametrize("platform", ["linux", "no-parent-death-signal"])
-def test_a_killed_harness_takes_its_mesh_down(tmp_path: Path, leak_probe: Any, platform: str) -> None:
+def test_a_killed_harness_takes_its_mesh_down(tmp_path: Path, leak_probe: Any) -> None:
     errors = tmp_path / "harness.stderr"
-    script = (WITHOUT_PARENT_DEATH_SIGNAL if platform != "linux" else "") + HARNESS
+    script = HARNESS
     with errors.open("w") as stderr:
         harness = subprocess.Popen(
             [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, stderr=stderr, text=True
@@ -203,8 +194,7 @@ def test_a_killed_harness_takes_its_mesh_down(tmp_path: Path, leak_probe: Any, p
         os.kill(harness.pid, signal.SIGKILL)  # no close(), no finally: only the kernel and the children act
         harness.wait(timeout=30)
 
-        # Envoys get SIGTERM from the parent-death signal and from the reaper, which sees its stdin close, as does
-        # the workload host. Orphans
+        # Envoys get SIGTERM from the lifeline's reaper, which sees its stdin close, as does the workload host. Orphans
         # are reaped by whoever adopts them, so a zombie counts as gone here.
         deadline = time.monotonic() + 15
         while leak_probe.still_present(procs.values(), zombies_count=False) and time.monotonic() < deadline:

@@ -353,6 +353,36 @@ def test_kubectl_forms_of_apply_and_delete(serve: Serve, tmp_path: Path) -> None
     assert meshrelease(serve.home, "get", "dr", "-o", "name").stdout == ""
 
 
+def test_pods_started_by_an_apply_keep_running_after_it_returns(serve: Serve, tmp_path: Path) -> None:
+    # serve handles each request in its own thread; a pod started there must outlive that thread.
+    [v3] = [
+        d
+        for d in yaml.safe_load_all((data_dir() / "bookinfo.yaml").read_text(encoding="utf-8"))
+        if d and d.get("kind") == "Deployment" and d["metadata"]["name"] == "reviews-v3"
+    ]
+    original, scaled = tmp_path / "reviews-v3.yaml", tmp_path / "reviews-v3-x2.yaml"
+    original.write_text(yaml.safe_dump(v3))
+    scaled.write_text(yaml.safe_dump({**v3, "spec": {**v3["spec"], "replicas": 2}}))
+    try:
+        applied = meshrelease(serve.home, "apply", "-f", scaled)
+        assert applied.returncode == 0, show(applied)
+        assert applied.stdout == "deployment.apps/reviews-v3 configured\n"
+        pods = table(meshrelease(serve.home, "get", "pods").stdout, "NAME")
+        v3_pods = [r for r in pods[1:] if r[0].startswith("reviews-v3-")]
+        assert len(v3_pods) == 2 and all(r[1:3] == ["2/2", "Running"] for r in pods[1:]), pods
+        assert all(p["alive"] for p in serve.mesh_status()["proxies"])
+        with BookinfoClient(serve.url) as client:
+            pages = [client.fetch_page() for _ in range(60)]
+        assert [(p.status, p.ratings_error, p.reviews_error, p.details_error) for p in pages] == [
+            (200, False, False, False)
+        ] * 60
+        # a later apply still reaches every proxy
+        again = meshrelease(serve.home, "apply", "-f", original)
+        assert again.returncode == 0 and again.stdout == "deployment.apps/reviews-v3 configured\n", show(again)
+    finally:
+        meshrelease(serve.home, "apply", "-f", original)
+
+
 def test_kubectl_forms_of_get(serve: Serve) -> None:
     deployments = bookinfo_deployments()
     pods = meshrelease(serve.home, "get", "pods")

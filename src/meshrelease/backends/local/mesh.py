@@ -6,8 +6,8 @@ Applied objects go through the store (kubectl-apply semantics, Istio's validatio
 Envoy resources per proxy and pushed as xDS files; :meth:`LocalMesh.wait_synced` reads every proxy's admin
 endpoint until it runs exactly that configuration.
 
-The mesh is a context manager: every process it starts is its child (and dies with it, via the Linux
-parent-death signal, should the harness be killed) and is reaped on exit; the run directory is removed.
+The mesh is a context manager: every process it starts is its child (and dies with it, through the lifeline,
+should the harness be killed) and is reaped on exit; the run directory is removed.
 
 This module holds the facade (the :class:`~meshrelease.backends.base.Backend` protocol, one lock, the
 started/closed state); its options are in :mod:`.options`; the work is done by :mod:`.runtime` (processes, ports, pods),

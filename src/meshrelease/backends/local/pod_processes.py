@@ -2,9 +2,8 @@
 
 A Bookinfo pod's workload runs inside the shared workload host process; a ``--workload`` pod runs its own
 command, a child started through :func:`~meshrelease.backends.local.dataplane.envoy.popen_child` (tied to the
-harness's lifetime by the lifeline and, on Linux, the parent-death signal) and reaped by
-:meth:`PodLauncher.stop`. Every 127.0.0.1 port a pod holds comes from the mesh's :class:`PortAllocator` and goes
-back to it when the pod stops.
+harness's lifetime by the lifeline) and reaped by :meth:`PodLauncher.stop`. Every 127.0.0.1 port a pod holds
+comes from the mesh's :class:`PortAllocator` and goes back to it when the pod stops.
 """
 
 from __future__ import annotations

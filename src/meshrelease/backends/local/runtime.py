@@ -2,8 +2,8 @@
 
 :class:`MeshRuntime` starts the gateway and the workload host, keeps the set of running pods equal to what the
 stored Deployments ask for (:meth:`MeshRuntime.reconcile_pods`), and on :meth:`MeshRuntime.close` stops every
-process it started and removes the run directory. Every process is a child of the harness, started with the
-Linux parent-death signal (:mod:`meshrelease.backends.local.dataplane.envoy`), and is reaped on close.
+process it started and removes the run directory. Every process is a child of the harness, registered with
+the lifeline (:mod:`meshrelease.backends.local.dataplane.lifeline`), and is reaped on close.
 """
 
 from __future__ import annotations

@@ -15,13 +15,10 @@ larger and made waiting slower than the update itself).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -169,17 +166,13 @@ def bootstrap_config(proxy: ProxySpec, xds: XdsFiles) -> dict[str, Any]:
     }
 
 
-def _parent_death_signal() -> None:
-    """Child-side, Linux: die with SIGTERM when the parent dies (the lifeline does it everywhere else)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
 def popen_child(argv: list[str], *, log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start a child that is tied to this process's lifetime: registered with the lifeline (any POSIX system)
-    and, on Linux, given the parent-death signal. Stop it with :func:`stop_process`."""
+    """Start a child that is tied to this process's lifetime through the lifeline. Stop it with
+    :func:`stop_process`.
+
+    Not Linux's parent-death signal: it fires when the *thread* that started the child ends, and ``serve``
+    starts pods from short-lived request threads, so pods would die as soon as the apply that started them
+    returned."""
     log = log_path.open("ab")
     try:
         proc = subprocess.Popen(
@@ -188,7 +181,6 @@ def popen_child(argv: list[str], *, log_path: Path, env: dict[str, str] | None =
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
-            preexec_fn=_parent_death_signal if sys.platform.startswith("linux") else None,
         )
     finally:
         log.close()

@@ -1,10 +1,11 @@
 """Children of the local mesh die with the harness, on every platform.
 
-Linux has the parent-death signal (set on each child, see :func:`~.envoy.popen_child`); macOS and the BSDs have
-none. So every child is also registered with a *reaper* process (``reaper.py``) that holds the read end of a pipe
-from this process: when this process dies, however it dies, the reaper reads end of file and stops every
-child still registered. The reaper runs only while children are registered: it starts with the first and is
-closed (and reaped) when the last one is unregistered, so a closed mesh leaves no process behind.
+Linux's parent-death signal cannot do it: it fires when the *thread* that started a child ends (``serve`` starts
+pods from request threads), and macOS and the BSDs have none. So every child is registered with a *reaper*
+process (``reaper.py``) that holds the read end of a pipe from this process: when this process dies, however it
+dies, the reaper reads end of file and stops every child still registered. The reaper runs only while children
+are registered: it starts with the first and is closed (and reaped) when the last one is unregistered, so a
+closed mesh leaves no process behind.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ meshrelease. The harness writes ``+PID`` when it starts a child and ``-PID`` onc
 reaches end of file — the harness closed it, exited, or was killed, even by SIGKILL, since the kernel closes a
 dead process's pipes — every PID still registered gets SIGTERM, and SIGKILL after ``GRACE`` seconds.
 
-This works on every POSIX system; Linux's parent-death signal (prctl) does the same job there and is set too.
+This works on every POSIX system and, unlike Linux's parent-death signal, does not depend on which thread
+started a child.
 """
 
 from __future__ import annotations
