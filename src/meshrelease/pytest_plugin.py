@@ -558,6 +558,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"  JUnit XML: {state.user_junit} (--junitxml)")
 
 
+def _final_line(text: str) -> bool:
+    """Whether a runner progress line is an expectation's (or a replay's) final line, kept in the output."""
+    return " -> " in text or "replaying" in text or "continuing with" in text
+
+
 def progress_writer(config: pytest.Config) -> Any:
     """A callable printing runner progress: a live, rewritten line on a terminal; the final line of every
     expectation (and replays) always."""
@@ -565,7 +570,7 @@ def progress_writer(config: pytest.Config) -> Any:
         state = config.stash[STATE_KEY]
 
         def keep(text: str) -> None:
-            if " -> " in text or "replaying" in text or "continuing with" in text:
+            if _final_line(text):
                 state.pending_lines.append(text)
 
         return keep
@@ -575,7 +580,7 @@ def progress_writer(config: pytest.Config) -> Any:
     live = sys.stderr.isatty() and tw.hasmarkup
 
     def write(text: str) -> None:
-        final = " -> " in text or "replaying" in text or "continuing with" in text
+        final = _final_line(text)
         if (not live and not final) or reporter is None:
             return
         ctx = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()

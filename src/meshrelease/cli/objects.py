@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from meshrelease.errors import MeshReleaseError
-
-FILE_SUFFIXES = (".yaml", ".yml", ".json")
+from meshrelease.k8s.manifest import manifest_files_in
 
 
 def _apply_options(apply: argparse.ArgumentParser) -> None:
@@ -93,8 +92,7 @@ def manifest_files(names: Sequence[str], *, recursive: bool) -> list[str]:
         if name == "-" or path.is_file():
             files.append(name)
         elif path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found = sorted(p for p in path.glob(pattern) if p.suffix in FILE_SUFFIXES and p.is_file())
+            found = manifest_files_in(path, recursive=recursive)
             if not found:
                 raise MeshReleaseError(f'error reading "{name}": no .yaml, .yml or .json files in it')
             files += [str(p) for p in found]
@@ -217,6 +215,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 def cmd_status() -> int:
     from meshrelease.backends.local.control import ControlClient
+    from meshrelease.cli.kubectl_output import table
 
     client = ControlClient.connect()
     st = client.status()
@@ -228,15 +227,9 @@ def cmd_status() -> int:
         listeners = ",".join(f"{k}->{v}" for k, v in sorted(p["listeners"].items())) or "-"
         synced = "yes" if p["synced"] else f"no: {p['lag']}"
         rows.append((p["id"], p["kind"], str(p["pid"]), listeners, str(p["config_version"]), synced))
-    _table(rows)
+    print(table(rows))
     print()
     rows = [("POD", "NAMESPACE", "PORT", "IMPLEMENTATION")]
     rows += [(str(w["pod"]), str(w["namespace"]), str(w["port"]), str(w["implementation"])) for w in st["workloads"]]
-    _table(rows)
+    print(table(rows))
     return 0
-
-
-def _table(rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())

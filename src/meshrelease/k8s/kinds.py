@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meshrelease.errors import UserInputError
 from meshrelease.k8s.objects import ISTIO_GROUP, ISTIO_VERSIONS
 
 
@@ -69,6 +70,14 @@ def kind_info(kind: str) -> KindInfo | None:
 def kind_by_name(name: str) -> KindInfo | None:
     """The kind by any name kubectl accepts (``vs``, ``virtualservices.networking.istio.io``, ``svc``...)."""
     return _BY_NAME.get(name.strip().lower())
+
+
+def require_kind(name: str, *, hint: str) -> KindInfo:
+    """The kind by any name kubectl accepts; an unknown name is kubectl's error, with ``hint``."""
+    info = kind_by_name(name)
+    if info is None:
+        raise UserInputError(f'the server doesn\'t have a resource type "{name}"', hint=hint)
+    return info
 
 
 def unsupported_kind_message(kind: str, api_version: str) -> str:

@@ -93,13 +93,22 @@ def namespace_conflict(doc: Manifest, namespace: str) -> str | None:
     )
 
 
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def manifest_files_in(folder: pathlib.Path, *, recursive: bool = False) -> list[pathlib.Path]:
+    """The manifest files (``*.yaml``, ``*.yml``, ``*.json``) of ``folder`` in name order; with ``recursive``,
+    of its subfolders too (as ``kubectl apply -f DIR -R``)."""
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in folder.glob(pattern) if p.suffix in MANIFEST_SUFFIXES and p.is_file())
+
+
 def load_manifests(path: str | pathlib.Path) -> list[Manifest]:
     """Read every object of a manifest file (or of the ``*.yaml``/``*.yml``/``*.json`` files of a directory,
     in name order). Raises UserInputError naming the file and line of the problem."""
     target = pathlib.Path(path)
     if target.is_dir():
-        files = sorted(p for p in target.iterdir() if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
-        return [m for f in files for m in load_manifests(f)]
+        return [m for f in manifest_files_in(target) for m in load_manifests(f)]
     return load_manifest_text(read_text(target, "manifest file"), str(path))
 
 

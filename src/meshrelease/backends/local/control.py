@@ -21,9 +21,10 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 
+from meshrelease.backends.local.dataplane.reaper import pid_alive
 from meshrelease.backends.local.listing import keys_to_delete, list_objects
 from meshrelease.backends.local.mesh import LocalMesh
-from meshrelease.errors import MeshReleaseError, UserInputError, ValidationError
+from meshrelease.errors import MeshReleaseError, UserInputError
 from meshrelease.k8s.manifest import load_manifest_text, namespace_conflict, with_default_namespace
 
 TOKEN_HEADER = "X-Meshrelease-Token"  # noqa: S105 - a header name, not a secret
@@ -37,16 +38,6 @@ def state_file() -> Path:
     return state_dir() / "serve.json"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read_state() -> dict[str, Any] | None:
     """The running serve's state, or None when there is none (a stale file is ignored)."""
     path = state_file()
@@ -54,7 +45,7 @@ def read_state() -> dict[str, Any] | None:
         state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-    if not _pid_alive(int(state.get("pid", -1))):
+    if not pid_alive(int(state.get("pid", -1))):
         return None
     return state
 
@@ -155,14 +146,6 @@ class ControlServer:
                         self._send(HTTPStatus.OK, server.apply(body, delete=True))
                     else:
                         self._send(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}"})
-                except ValidationError as exc:
-                    payload = {
-                        "error": str(exc),
-                        "type": "validation",
-                        "errors": exc.errors,
-                        "source": exc.source,
-                    }
-                    self._send(HTTPStatus.UNPROCESSABLE_ENTITY, payload)
                 except (MeshReleaseError, json.JSONDecodeError) as exc:
                     self._send(HTTPStatus.UNPROCESSABLE_ENTITY, {"error": str(exc)})
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from meshrelease.errors import UserInputError
-from meshrelease.k8s.kinds import kind_by_name
+from meshrelease.k8s.kinds import require_kind
 from meshrelease.k8s.objects import ObjectKey
 
 if TYPE_CHECKING:
@@ -35,14 +35,6 @@ def age(created: datetime, now: datetime | None = None) -> str:
 
 def _not_found(resource: str, name: str) -> str:
     return f'Error from server (NotFound): {resource} "{name}" not found'
-
-
-def _kind(name: str) -> tuple[str, str, str]:
-    """``(group, kind, resource)`` for a kubectl type name; an unknown one is kubectl's error."""
-    info = kind_by_name(name)
-    if info is None:
-        raise UserInputError(f'the server doesn\'t have a resource type "{name}"', hint=KNOWN_TYPES_HINT)
-    return info.group, info.kind, info.resource
 
 
 def _pod_object(workload: dict[str, Any], ready: int) -> dict[str, Any]:
@@ -79,7 +71,7 @@ def _pod_object(workload: dict[str, Any], ready: int) -> dict[str, Any]:
 def _pods(mesh: LocalMesh) -> list[dict[str, Any]]:
     """One entry per running pod: the Pod object and its extras (ready containers, age)."""
     entries = []
-    for w in mesh.status()["workloads"]:
+    for w in mesh.workloads():
         ready = int(w.get("ready", 0))
         started = datetime.fromisoformat(w["started"]) if w.get("started") else datetime.now(UTC)
         entries.append(
@@ -107,7 +99,8 @@ def list_objects(mesh: LocalMesh, kind: str, names: Sequence[str], namespace: st
         resource = "pods"
     else:
         store = mesh.store
-        _, kind_name, resource = _kind(kind) if kind else ("", None, "objects")
+        info = require_kind(kind, hint=KNOWN_TYPES_HINT) if kind else None
+        kind_name, resource = (info.kind, info.resource) if info is not None else (None, "objects")
         pods = _pods(mesh) if kind_name in (None, "Deployment") else []
         entries = []
         for o in store.list(kind=kind_name, namespace=namespace):
@@ -144,7 +137,5 @@ def keys_to_delete(kind: str, names: Sequence[str], namespace: str) -> list[Obje
             "the local mesh runs pods for Deployments and does not delete single pods",
             hint="delete (or scale) their Deployment: meshrelease delete deploy NAME",
         )
-    group, kind_name, _ = _kind(kind)
-    info = kind_by_name(kind)
-    ns = namespace if info is None or info.namespaced else ""
-    return [ObjectKey(group, kind_name, ns, n) for n in names]
+    info = require_kind(kind, hint=KNOWN_TYPES_HINT)
+    return [ObjectKey(info.group, info.kind, namespace if info.namespaced else "", n) for n in names]

@@ -164,6 +164,11 @@ class LocalMesh:
         with self._lock:
             return mesh_status.status(self._runtime, self._sync.version)
 
+    def workloads(self) -> list[dict[str, Any]]:
+        """The running pods as :meth:`status` lists them, without asking the proxies anything."""
+        with self._lock:
+            return mesh_status.workloads(self._runtime)
+
     def pods(self) -> list[Pod]:
         with self._lock:
             return [p.model for p in self._runtime.pods.values()]

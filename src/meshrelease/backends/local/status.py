@@ -25,6 +25,29 @@ def proxy_lag(proc: EnvoyProcess) -> str | None:
         return f"admin not answering: {exc.__class__.__name__}: {exc}"
 
 
+def workloads(runtime: MeshRuntime) -> list[dict[str, Any]]:
+    """The running pods (name, deployment, implementation, port, labels, start time, ready containers); no
+    proxy is asked anything."""
+    return [
+        {
+            "pod": p.plan.name,
+            "namespace": p.plan.namespace,
+            "deployment": p.plan.deployment,
+            "implementation": (
+                f"bookinfo {p.plan.impl.service} {p.plan.impl.version} ({p.plan.impl.ui} UI)"
+                if p.plan.impl.kind == "bookinfo"
+                else "command: " + " ".join(p.plan.impl.command)
+            ),
+            "image": p.plan.image,
+            "port": p.app_port,
+            "labels": p.plan.labels,
+            "started": p.started.isoformat(timespec="seconds"),
+            "ready": p.containers_ready(),
+        }
+        for p in sorted(runtime.pods.values(), key=lambda r: r.plan.name)
+    ]
+
+
 def status(runtime: MeshRuntime, config_version: int) -> dict[str, Any]:
     """Proxies (id, kind, pid, admin URL, the configuration version they run) and workloads."""
     proxies = []
@@ -43,30 +66,12 @@ def status(runtime: MeshRuntime, config_version: int) -> dict[str, Any]:
                 "lag": lag,
             }
         )
-    workloads = [
-        {
-            "pod": p.plan.name,
-            "namespace": p.plan.namespace,
-            "deployment": p.plan.deployment,
-            "implementation": (
-                f"bookinfo {p.plan.impl.service} {p.plan.impl.version} ({p.plan.impl.ui} UI)"
-                if p.plan.impl.kind == "bookinfo"
-                else "command: " + " ".join(p.plan.impl.command)
-            ),
-            "image": p.plan.image,
-            "port": p.app_port,
-            "labels": p.plan.labels,
-            "started": p.started.isoformat(timespec="seconds"),
-            "ready": p.containers_ready(),
-        }
-        for p in sorted(runtime.pods.values(), key=lambda r: r.plan.name)
-    ]
     return {
         "ingress_url": runtime.ingress_url,
         "run_dir": str(runtime.run_dir),
         "config_version": config_version,
         "proxies": proxies,
-        "workloads": workloads,
+        "workloads": workloads(runtime),
     }
 
 

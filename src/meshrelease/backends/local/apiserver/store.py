@@ -26,7 +26,7 @@ from meshrelease.backends.local.apiserver.analysis import analyze
 from meshrelease.backends.local.model import StoredObject
 from meshrelease.backends.local.validation.validate import identify, validate_object
 from meshrelease.errors import UserInputError, ValidationError
-from meshrelease.k8s.kinds import KindInfo, kind_by_name, kind_info
+from meshrelease.k8s.kinds import KindInfo, kind_info, require_kind
 from meshrelease.k8s.manifest import Manifest, Origin, describe_value
 from meshrelease.k8s.objects import ObjectKey
 from meshrelease.k8s.yaml import dump_like_kubectl
@@ -161,12 +161,7 @@ class ObjectStore:
     def resolve_kind(name: str) -> tuple[str, str]:
         """``(group, kind)`` for a kubectl kind name (``vs``, ``virtualservice``, ``virtualservices``,
         ``virtualservices.networking.istio.io``, ``dr``, ``gw``, ``svc``, ``deploy``, ``sa``, ``ns``...)."""
-        info = kind_by_name(name)
-        if info is None:
-            raise UserInputError(
-                f'the server doesn\'t have a resource type "{name}"',
-                hint="the local backend has vs, dr, gw, svc, deploy, sa and ns",
-            )
+        info = require_kind(name, hint="the local backend has vs, dr, gw, svc, deploy, sa and ns")
         return info.group, info.kind
 
     def to_yaml(self, obj: StoredObject) -> str:

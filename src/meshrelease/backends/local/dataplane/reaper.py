@@ -20,7 +20,8 @@ import time
 GRACE = 5.0
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (it may belong to another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -36,10 +37,10 @@ def take_down(pids: set[int], grace: float = GRACE) -> None:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    left = {p for p in pids if _alive(p)}
+    left = {p for p in pids if pid_alive(p)}
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        left = {p for p in left if _alive(p)}
+        left = {p for p in left if pid_alive(p)}
     for pid in left:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
