@@ -19,6 +19,7 @@ from bs4 import BeautifulSoup
 from fixtures.processes import children_of, still_present
 from meshrelease.data import data_file
 from meshrelease.engine.results import load_results
+from tests.cli_runs import meshrelease_run
 
 pytestmark = [pytest.mark.envoy, pytest.mark.slow]
 
@@ -70,18 +71,7 @@ def make(tmp_path: Path, split: dict[str, int], *, blue_green: bool = False) -> 
     return d
 
 
-def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MESHRELEASE_")}
-    env["MESHRELEASE_HOME"] = str(tmp_path / "home")
-    return subprocess.run(
-        [sys.executable, "-m", "meshrelease.cli.main", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-        env=env,
-        check=False,
-    )
+run = meshrelease_run
 
 
 def test_passing_run_writes_reports_and_exits_0(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from fixtures.browser import REQUIRE_BROWSER
 from meshrelease.cli import main as cli_main
+from tests.cli_runs import meshrelease_run
 
 SCENARIO = """
 name: mini
@@ -37,17 +38,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MESHRELEASE_")}
-    environ.update(env, MESHRELEASE_HOME=str(cwd / "home"))
-    return subprocess.run(
-        [sys.executable, "-m", "meshrelease.cli.main", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=environ,
-        check=False,
-    )
+    return meshrelease_run(cwd, *args, timeout=120, **env)
 
 
 def outcome(report: Path) -> tuple[int, str]:

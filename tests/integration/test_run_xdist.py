@@ -4,7 +4,6 @@ per-expectation lines on the terminal and one merged report set; kind refuses -n
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ import pytest
 
 from meshrelease.data import data_file
 from meshrelease.engine.results import load_results
+from tests.cli_runs import meshrelease_run
 
 pytest.importorskip("xdist", reason="pytest-xdist is the xdist extra: pip install 'meshrelease[xdist]'")
 
@@ -55,18 +55,7 @@ def scenario(root: Path, name: str, first: str, second: str) -> None:
     )
 
 
-def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MESHRELEASE_")}
-    env["MESHRELEASE_HOME"] = str(tmp_path / "home")
-    return subprocess.run(
-        [sys.executable, "-m", "meshrelease.cli.main", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-        env=env,
-        check=False,
-    )
+run = meshrelease_run
 
 
 def test_two_workers_run_each_scenario_in_order_and_merge_one_report(tmp_path: Path) -> None:
