@@ -449,8 +449,22 @@ def test_check_gets_copies_it_cannot_use_to_change_the_store(store: ObjectStore)
             {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": {"name": "x"}},
             'x.yaml: PeerAuthentication x: the local backend does not run kind "PeerAuthentication" '
             '(apiVersion "security.istio.io/v1"): it runs Service, ServiceAccount, Namespace (v1), '
-            "Deployment (apps/v1) and VirtualService, DestinationRule, Gateway (networking.istio.io v1, "
-            "v1beta1, v1alpha3); the kind and cluster backends apply every kind to a real cluster",
+            "Deployment (apps/v1), VirtualService, DestinationRule, Gateway (networking.istio.io v1, "
+            "v1beta1, v1alpha3) and Gateway, HTTPRoute (gateway.networking.k8s.io v1, v1beta1); the kind "
+            "and cluster backends apply every kind to a real cluster",
+        ),
+        (
+            {"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "HTTPRoute", "metadata": {"name": "x"}},
+            'x.yaml: HTTPRoute x: no matches for kind "HTTPRoute" in version "gateway.networking.k8s.io/v1alpha2" '
+            "(use one of: gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1beta1)",
+        ),
+        (
+            {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute", "metadata": {"name": "x"}},
+            'x.yaml: GRPCRoute x: the local backend does not run kind "GRPCRoute" '
+            '(apiVersion "gateway.networking.k8s.io/v1"): it runs Service, ServiceAccount, Namespace (v1), '
+            "Deployment (apps/v1), VirtualService, DestinationRule, Gateway (networking.istio.io v1, "
+            "v1beta1, v1alpha3) and Gateway, HTTPRoute (gateway.networking.k8s.io v1, v1beta1); the kind "
+            "and cluster backends apply every kind to a real cluster",
         ),
         (
             {"apiVersion": "networking.istio.io/v2", "kind": "VirtualService", "metadata": {"name": "x"}},

@@ -63,6 +63,10 @@ class Backend(Protocol):
     def ingress_url(self) -> str:
         """Base URL of the ingress gateway, e.g. "http://127.0.0.1:8080" (no trailing slash)."""
 
+    def gateway_url(self, namespace: str, name: str, port: int | None = None) -> str:
+        """Base URL of the gateway istiod deployed for the Gateway API ``Gateway`` ``namespace/name``, on its
+        listener ``port`` (None: its first HTTP listener). Raises MeshReleaseError naming what is missing."""
+
     def describe(self) -> BackendInfo:
         """Versions of the mesh, Kubernetes and Bookinfo."""
 
@@ -134,6 +138,9 @@ class LazyBackend:
     @property
     def ingress_url(self) -> str:
         return self._get().ingress_url
+
+    def gateway_url(self, namespace: str, name: str, port: int | None = None) -> str:
+        return self._get().gateway_url(namespace, name, port)
 
     def describe(self) -> BackendInfo:
         return self._get().describe()

@@ -28,6 +28,23 @@ def _ports(e: Entry) -> str:
     return ",".join(shown) or "<none>"
 
 
+def _status(e: Entry) -> dict[str, Any]:
+    status = e["object"].get("status")
+    return status if isinstance(status, dict) else {}
+
+
+def _address(e: Entry) -> str:
+    addresses = _status(e).get("addresses") or []
+    return str(addresses[0].get("value", "")) if addresses and isinstance(addresses[0], dict) else ""
+
+
+def _condition(e: Entry, kind: str) -> str:
+    for condition in _status(e).get("conditions") or []:
+        if isinstance(condition, dict) and condition.get("type") == kind:
+            return str(condition.get("status", "Unknown"))
+    return "Unknown"
+
+
 Column = tuple[str, Callable[[Entry], str]]
 
 # Columns after NAME and before AGE, per kind (the kind's printer columns in a cluster).
@@ -54,6 +71,13 @@ COLUMNS: dict[str, list[Column]] = {
         ("PORT(S)", _ports),
     ],
     "Namespace": [("STATUS", lambda e: "Active")],
+    # Gateway API kinds are keyed "<Kind>.<group>": Istio's Gateway has no printer columns.
+    "Gateway.gateway.networking.k8s.io": [
+        ("CLASS", lambda e: str(_spec(e).get("gatewayClassName", ""))),
+        ("ADDRESS", lambda e: _address(e)),
+        ("PROGRAMMED", lambda e: _condition(e, "Programmed")),
+    ],
+    "HTTPRoute.gateway.networking.k8s.io": [("HOSTNAMES", lambda e: _array(_spec(e).get("hostnames")))],
     "ServiceAccount": [("SECRETS", lambda e: "0")],
 }
 WIDE: dict[str, list[Column]] = {
@@ -69,7 +93,8 @@ def table(rows: Sequence[Sequence[str]]) -> str:
 
 def kind_table(entries: Sequence[Entry], kind: str, *, all_namespaces: bool, wide: bool) -> str:
     """The table of ``get KIND``."""
-    columns = COLUMNS.get(kind, [])
+    group = str(entries[0].get("group", "")) if entries else ""
+    columns = COLUMNS.get(f"{kind}.{group}") or ([] if group == "gateway.networking.k8s.io" else COLUMNS.get(kind, []))
     after = WIDE.get(kind, []) if wide else []  # kubectl puts -o wide's columns after AGE
     show_namespace = all_namespaces and kind != "Namespace"
     header = ["NAMESPACE"] if show_namespace else []

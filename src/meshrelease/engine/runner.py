@@ -85,6 +85,7 @@ class StepRunner:
         self._state: tuple[Path, int] | None = None  # (scenario file, index of the last step applied)
         self._signed_in: dict[str, BookinfoClient] = {}
         self._sign_in_lock = threading.Lock()
+        self._base_url = ""  # where the current step's users come in (set once the step's config runs)
 
     # ------------------------------------------------------------ applying
     def _docs(self, scenario: Scenario, path: Path) -> list[ObjectDoc]:
@@ -159,6 +160,7 @@ class StepRunner:
             self.bring_to(scenario, step, result)
             result.sync_seconds = self.backend.wait_synced(self.options.sync_timeout)
             result.synced_at = time.time()
+            self._base_url = scenario_ingress_url(self.backend, scenario)
             for exp in step.expect:
                 result.expectations.append(self.check(scenario, step, exp))
             if self.viewer is not None:
@@ -186,7 +188,7 @@ class StepRunner:
             pairs = zip(step.expect, result.expectations, strict=False)
             checks = [(exp, res) for exp, res in pairs if exp.user == user]
             started = time.time()
-            page = viewer.view(self.backend.ingress_url, user)
+            page = viewer.view(self._base_url or self.backend.ingress_url, user)
             view = judge_view(page, checks, screenshot=screenshot_name(scenario.name, step.name, user))
             view.started_at = started
             verdict = "agrees with the verdict" if view.agrees else "DISAGREES: " + "; ".join(view.problems)
@@ -197,7 +199,7 @@ class StepRunner:
     def _client_factory(self, user: str | None) -> Callable[[], BookinfoClient]:
         """Clients for the sampler's workers: anonymous ones, or tabs of one signed-in client per user (signed
         in once per session, so a slow page under a fault does not delay every worker's sign-in)."""
-        base = self.backend.ingress_url
+        base = self._base_url or self.backend.ingress_url
         timeout = self.options.fetch_timeout
 
         def make() -> BookinfoClient:
@@ -353,6 +355,14 @@ class StepRunner:
     def _say(self, text: str) -> None:
         if self.progress is not None:
             self.progress(text)
+
+
+def scenario_ingress_url(backend: Backend, scenario: Scenario) -> str:
+    """Where the scenario's users come in: its Gateway API Gateway (``ingress:``), else the ingress gateway."""
+    ref = scenario.ingress
+    if ref is None:
+        return backend.ingress_url
+    return backend.gateway_url(ref.namespace, ref.gateway, ref.port).rstrip("/")
 
 
 def latency_figures(elapsed: Sequence[float]) -> dict[str, float]:

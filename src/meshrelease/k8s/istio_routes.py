@@ -136,6 +136,10 @@ class VirtualService:
     gateways: tuple[str, ...]  # ``ns/name`` or ``mesh``; ``("mesh",)`` when none are listed
     export_to: tuple[str, ...]
     http: tuple[dict[str, Any], ...]
+    # "gateway" for what istiod converts from Gateway API routes: segment-aware path prefixes, 500 for a
+    # missing backend, prefix-replacing redirects and rewrites (pilot/pkg/model/virtualservice.go
+    # UseGatewaySemantics); "" for a VirtualService.
+    semantics: str = ""
 
     @classmethod
     def from_spec(
@@ -210,13 +214,17 @@ def visible_virtual_services(
     virtual_services: Iterable[VirtualService], client_namespace: str, gateway: str
 ) -> list[VirtualService]:
     """The VirtualServices bound to ``gateway`` (``mesh`` or ``ns/name``) that a proxy in
-    ``client_namespace`` sees, in istiod's order. ``virtual_services`` must come oldest first."""
-    tiered: list[tuple[int, int, VirtualService]] = []
+    ``client_namespace`` sees, in istiod's order. ``virtual_services`` must come oldest first.
+
+    Among public ones, those converted from Gateway API routes of the client's own namespace come first
+    (istiod's "consumer override" preference)."""
+    tiered: list[tuple[int, int, int, VirtualService]] = []
     for position, vs in enumerate(virtual_services):
         tier = visibility_tier(vs.export_to, vs.namespace, client_namespace)
         if tier is not None and gateway in vs.gateways:
-            tiered.append((tier, position, vs))
-    return [vs for _, _, vs in sorted(tiered, key=lambda t: t[:2])]
+            own = tier == PUBLIC and vs.semantics == "gateway" and vs.namespace == client_namespace
+            tiered.append((tier, 0 if own else 1, position, vs))
+    return [vs for *_, vs in sorted(tiered, key=lambda t: t[:3])]
 
 
 # ------------------------------------------------------------------------------------------ which VirtualService

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meshrelease.errors import UserInputError
-from meshrelease.k8s.objects import ISTIO_GROUP, ISTIO_VERSIONS
+from meshrelease.k8s.objects import GATEWAY_API_GROUP, GATEWAY_API_VERSIONS, ISTIO_GROUP, ISTIO_VERSIONS
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,11 @@ class KindInfo:
         """Whether Istio's webhook validates this kind."""
         return self.group == ISTIO_GROUP
 
+    @property
+    def is_gateway_api(self) -> bool:
+        """A Kubernetes Gateway API kind (``gateway.networking.k8s.io``)."""
+        return self.group == GATEWAY_API_GROUP
+
     def names(self) -> set[str]:
         """Every name kubectl accepts for this kind (lower case)."""
         singular = self.kind.lower()
@@ -42,6 +47,7 @@ class KindInfo:
 
 
 _ISTIO_API_VERSIONS = tuple(f"{ISTIO_GROUP}/{v}" for v in ISTIO_VERSIONS)
+_GATEWAY_API_VERSIONS = tuple(f"{GATEWAY_API_GROUP}/{v}" for v in GATEWAY_API_VERSIONS)
 
 KINDS: tuple[KindInfo, ...] = (
     KindInfo("", "Namespace", ("v1",), "namespaces", ("ns",), namespaced=False),
@@ -51,20 +57,50 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo(ISTIO_GROUP, "VirtualService", _ISTIO_API_VERSIONS, "virtualservices", ("vs",)),
     KindInfo(ISTIO_GROUP, "DestinationRule", _ISTIO_API_VERSIONS, "destinationrules", ("dr",)),
     KindInfo(ISTIO_GROUP, "Gateway", _ISTIO_API_VERSIONS, "gateways", ("gw",)),
+    # Gateway API kinds: "gateway" alone stays Istio's Gateway; "gtw" (Istio's docs) names this one.
+    KindInfo(GATEWAY_API_GROUP, "Gateway", _GATEWAY_API_VERSIONS, "gateways", ("gtw",)),
+    KindInfo(GATEWAY_API_GROUP, "HTTPRoute", _GATEWAY_API_VERSIONS, "httproutes", ()),
 )
 
-_BY_KIND = {k.kind: k for k in KINDS}
-_BY_NAME = {name: k for k in KINDS for name in k.names()}
+_BY_KIND: dict[str, list[KindInfo]] = {}
+for _info in KINDS:
+    _BY_KIND.setdefault(_info.kind, []).append(_info)
+_BY_NAME: dict[str, KindInfo] = {}
+for _info in KINDS:
+    for _name in _info.names():
+        _BY_NAME.setdefault(_name, _info)  # a name two kinds share goes to the first (Istio's Gateway)
 
 SUPPORTED_TEXT = (
-    "Service, ServiceAccount, Namespace (v1), Deployment (apps/v1) and VirtualService, DestinationRule, "
-    "Gateway (networking.istio.io v1, v1beta1, v1alpha3)"
+    "Service, ServiceAccount, Namespace (v1), Deployment (apps/v1), VirtualService, DestinationRule, "
+    "Gateway (networking.istio.io v1, v1beta1, v1alpha3) and Gateway, HTTPRoute "
+    "(gateway.networking.k8s.io v1, v1beta1)"
 )
 
 
-def kind_info(kind: str) -> KindInfo | None:
-    """The kind by its exact ``kind:`` value (``VirtualService``), or None if the local backend lacks it."""
-    return _BY_KIND.get(kind)
+def api_group(api_version: str) -> str:
+    """The group of an apiVersion: ``networking.istio.io/v1`` -> ``networking.istio.io``, ``v1`` -> ``""``."""
+    return api_version.rpartition("/")[0]
+
+
+def kind_info(kind: str, api_version: str | None = None) -> KindInfo | None:
+    """The kind by its exact ``kind:`` value (``VirtualService``), or None if the local backend lacks it.
+
+    Two groups have a ``Gateway``: ``api_version`` picks one by its group (an unknown group gets the first,
+    so the error lists the versions that kind is served at); without it Istio's Gateway is meant."""
+    infos = _BY_KIND.get(kind)
+    if not infos:
+        return None
+    if api_version is not None:
+        group = api_group(api_version)
+        for info in infos:
+            if info.group == group:
+                return info
+    return infos[0]
+
+
+def kind_for_key(group: str, kind: str) -> KindInfo | None:
+    """The kind of a stored object's key (group and kind)."""
+    return next((i for i in _BY_KIND.get(kind, []) if i.group == group), None)
 
 
 def kind_by_name(name: str) -> KindInfo | None:

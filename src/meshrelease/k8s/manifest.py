@@ -69,7 +69,8 @@ class Manifest(dict[str, Any]):
 
 
 def _namespaced(doc: Mapping[str, Any]) -> bool:
-    info = kind_info(str(doc.get("kind", "")))
+    api_version = doc.get("apiVersion")
+    info = kind_info(str(doc.get("kind", "")), api_version if isinstance(api_version, str) else None)
     return info.namespaced if info is not None else doc.get("kind") != "Namespace"
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 ISTIO_GROUP = "networking.istio.io"
 ISTIO_VERSIONS = ("v1", "v1beta1", "v1alpha3")
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+GATEWAY_API_VERSIONS = ("v1", "v1beta1")  # Gateway and HTTPRoute are served at both (standard channel)
 CLUSTER_DOMAIN = "svc.cluster.local"
 
 

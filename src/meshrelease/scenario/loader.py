@@ -29,13 +29,14 @@ from typing import Any
 from meshrelease.data import data_dir
 from meshrelease.errors import UserInputError
 from meshrelease.k8s.yaml import LineDict, LineList, load_with_lines
-from meshrelease.scenario.model import DeleteRef, Expectation, ReviewsExpectation, Scenario, Step
+from meshrelease.scenario.model import DeleteRef, Expectation, IngressRef, ReviewsExpectation, Scenario, Step
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 VERSION_RE = re.compile(r"^v[0-9][a-z0-9-]*$")
 DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
 
-SCENARIO_KEYS = ("name", "description", "namespace", "steps")
+SCENARIO_KEYS = ("name", "description", "namespace", "ingress", "steps")
+INGRESS_KEYS = ("gateway", "namespace", "port")
 STEP_KEYS = ("name", "description", "apply", "delete", "expect", "timeout", "upgrade_traffic")
 EXPECT_KEYS = (
     "user",
@@ -423,4 +424,32 @@ def load_scenario(path: Path) -> Scenario:
         steps=steps,
         description=_string(ctx, data, "description", "scenario") or "",
         namespace=namespace,
+        ingress=_ingress(ctx, data, namespace),
+    )
+
+
+def _ingress(ctx: _Ctx, data: LineDict, namespace: str) -> IngressRef | None:
+    """``ingress: {gateway: NAME[, namespace: NS][, port: N]}``: users come in through that Gateway API Gateway."""
+    if "ingress" not in data:
+        return None
+    raw, line = data.get("ingress"), data.line_of("ingress")
+    if not isinstance(raw, LineDict):
+        ctx.error(
+            "scenario.ingress must be a mapping naming a Gateway API Gateway, e.g. {gateway: bookinfo-gateway}",
+            line,
+        )
+    assert isinstance(raw, LineDict)
+    _unknown_keys(ctx, raw, INGRESS_KEYS, "scenario.ingress")
+    gateway = _string(ctx, raw, "gateway", "scenario.ingress")
+    if not gateway:
+        ctx.error("scenario.ingress.gateway is missing: name the Gateway (gateway.networking.k8s.io) to use", line)
+    assert gateway is not None
+    port = raw.get("port")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
+        ctx.error(f"scenario.ingress.port is {port!r}; expected a listener port number (1-65535)", raw.line_of("port"))
+    return IngressRef(
+        gateway=gateway,
+        namespace=_string(ctx, raw, "namespace", "scenario.ingress") or namespace,
+        port=port,
+        line=line,
     )

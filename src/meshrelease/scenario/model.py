@@ -90,12 +90,28 @@ class Step:
 
 
 @dataclass(frozen=True)
+class IngressRef:
+    """Where a scenario's users come in: a Kubernetes Gateway API ``Gateway`` (by default, the mesh's Istio
+    ingress gateway). ``port`` picks one of its listeners (None: its first HTTP listener)."""
+
+    gateway: str
+    namespace: str = "default"
+    port: int | None = None
+    line: int = 0
+
+    def describe(self) -> str:
+        port = f" port {self.port}" if self.port is not None else ""
+        return f"Gateway {self.namespace}/{self.gateway}{port}"
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: Path  # the scenario.yaml
     steps: tuple[Step, ...]
     description: str = ""
     namespace: str = "default"
+    ingress: IngressRef | None = None  # None: the mesh's ingress gateway (istio-ingressgateway)
 
     @property
     def base_dir(self) -> Path:

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from meshrelease.backends.base import Backend
 from meshrelease.engine.results import RESULTS_FILE, RunResults, StepResult, load_results
-from meshrelease.engine.runner import RunnerOptions, StepRunner
+from meshrelease.engine.runner import RunnerOptions, StepRunner, scenario_ingress_url
 from meshrelease.errors import MeshReleaseError, UserInputError, WaitTimeout
 from meshrelease.report.compare import Comparison, compare_runs
 from meshrelease.scenario.model import Scenario, Step
@@ -307,7 +307,7 @@ def _upgrade_with_traffic(
     runner.bring_to(scenario, step, StepResult(scenario=scenario.name, step=step.name, passed=False))
     backend.wait_synced(runner.options.sync_timeout)
     monitor = DisruptionMonitor(
-        backend.ingress_url, step.expect, options=options, scenario=scenario.name, step=step.name
+        scenario_ingress_url(backend, scenario), step.expect, options=options, scenario=scenario.name, step=step.name
     )
     monitor.start()
     try:

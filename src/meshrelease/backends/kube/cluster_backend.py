@@ -129,6 +129,7 @@ class ClusterBackend(SessionBackend):
 
     def close(self) -> None:
         """Remove what this run applied (restoring what it replaced), then the Bookinfo it deployed."""
+        self.stop_port_forwards()
         session = self.session
         if session is None:
             return

@@ -158,6 +158,7 @@ class KindBackend(SessionBackend):
 
     def close(self) -> None:
         """Tear down what this session created, nothing else (see the module docstring)."""
+        self.stop_port_forwards()
         cluster, session = self.cluster, self.session
         try:
             if session is not None and cluster is not None and (not cluster.created or cluster.keep):

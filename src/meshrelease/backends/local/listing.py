@@ -103,7 +103,8 @@ def list_objects(mesh: LocalMesh, kind: str, names: Sequence[str], namespace: st
         kind_name, resource = (info.kind, info.resource) if info is not None else (None, "objects")
         pods = _pods(mesh) if kind_name in (None, "Deployment") else []
         entries = []
-        for o in store.list(kind=kind_name, namespace=namespace):
+        statuses = mesh.object_statuses()
+        for o in store.list(kind=info.resource if info is not None else None, namespace=namespace):
             entry: dict[str, Any] = {
                 "kind": o.key.kind,
                 "group": o.key.group,
@@ -114,6 +115,9 @@ def list_objects(mesh: LocalMesh, kind: str, names: Sequence[str], namespace: st
                 "generation": o.generation,
                 "object": store.to_object(o),
             }
+            status = statuses.get((o.key.group, o.key.kind, o.key.namespace, o.key.name))
+            if status is not None:
+                entry["object"]["status"] = status
             if o.key.kind == "Deployment":
                 mine = [p for p in pods if p["namespace"] == o.key.namespace and p["deployment"] == o.key.name]
                 replicas = o.spec.get("replicas", 1)

@@ -38,7 +38,7 @@ from meshrelease.backends.local.transaction import Transactions
 from meshrelease.data import bookinfo_manifests
 from meshrelease.errors import MeshReleaseError
 from meshrelease.k8s.manifest import load_manifests
-from meshrelease.k8s.objects import ObjectKey
+from meshrelease.k8s.objects import GATEWAY_API_GROUP, ObjectKey
 
 
 class LocalMesh:
@@ -114,6 +114,11 @@ class LocalMesh:
     def ingress_url(self) -> str:
         return self._runtime.ingress_url
 
+    def gateway_url(self, namespace: str, name: str, port: int | None = None) -> str:
+        with self._lock:
+            self._require_running()
+            return self._runtime.api_gateway_url(namespace, name, port)
+
     def apply(self, docs: Sequence[ObjectDoc], *, source: str | None = None) -> ApplyResult:
         with self._lock:
             self._require_running()
@@ -163,6 +168,14 @@ class LocalMesh:
         """Proxies (id, kind, pid, admin URL, the configuration version they run) and workloads."""
         with self._lock:
             return mesh_status.status(self._runtime, self._sync.version)
+
+    def object_statuses(self) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+        """The status istiod would write on each Gateway API object, by (group, kind, namespace, name), as of
+        the configuration last pushed."""
+        translation = self._sync.last_translation
+        if translation is None:
+            return {}
+        return {(GATEWAY_API_GROUP, *key): status for key, status in translation.statuses.items()}
 
     def workloads(self) -> list[dict[str, Any]]:
         """The running pods as :meth:`status` lists them, without asking the proxies anything."""

@@ -89,3 +89,5 @@ class Translation:
 
     proxies: dict[str, ProxyResources]  # by ProxySpec.id
     warnings: list[str] = field(default_factory=list)  # analyzer-style, e.g. IST0101
+    # status istiod writes on Gateway API objects, by (kind, namespace, name)
+    statuses: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)

@@ -23,6 +23,7 @@ from meshrelease.backends.local.model import ProxySpec, StoredObject
 from meshrelease.backends.local.pod_processes import PodLauncher, PodRuntime, ensure_bind_ports
 from meshrelease.backends.local.translate import translator as translate
 from meshrelease.errors import MeshReleaseError
+from meshrelease.k8s.gateway_api import GATEWAY_NAME_LABEL
 
 if TYPE_CHECKING:
     from meshrelease.backends.local.options import LocalMeshOptions
@@ -42,6 +43,8 @@ class MeshRuntime:
         self.ports = PortAllocator(share=options.port_slice)
         self.pods: dict[str, PodRuntime] = {}
         self.gateway: EnvoyProcess | None = None
+        # Gateway API Gateways of class istio: (namespace, name) -> the Envoy of its "<name>-istio" deployment
+        self.api_gateways: dict[tuple[str, str], EnvoyProcess] = {}
         self.host: WorkloadHostProcess | None = None
         self.envoy: EnvoyBinary | None = None
         self.ingress_port: int | None = None
@@ -112,11 +115,74 @@ class MeshRuntime:
         return rs + "-" + "".join(self._rng.choice(POD_NAME_ALPHABET) for _ in range(5))
 
     def proxies(self) -> list[EnvoyProcess]:
-        """Every running Envoy: the sidecars, then the gateway."""
+        """Every running Envoy: the sidecars, then the gateway, then the Gateway API gateways."""
         procs = [p.sidecar for p in self.pods.values()]
         if self.gateway is not None:
             procs.append(self.gateway)
+        procs += [self.api_gateways[key] for key in sorted(self.api_gateways)]
         return procs
+
+    def api_gateway_url(self, namespace: str, name: str, port: int | None = None) -> str:
+        """``http://127.0.0.1:<port>`` where the Gateway API Gateway ``namespace/name`` serves its listener on
+        ``port`` (its first HTTP listener when None)."""
+        proc = self.api_gateways.get((namespace, name))
+        if proc is None:
+            running = ", ".join(f"{ns}/{n}" for ns, n in sorted(self.api_gateways)) or "none"
+            raise MeshReleaseError(
+                f"no gateway runs for the Gateway API Gateway {namespace}/{name} (running: {running})",
+                hint="apply a Gateway of gatewayClassName: istio with that name in a step before this one "
+                "(e.g. Istio's samples/bookinfo/gateway-api/bookinfo-gateway.yaml)",
+            )
+        bound = proc.proxy.bind_ports
+        if port is None:
+            if not bound:
+                raise MeshReleaseError(f"the Gateway {namespace}/{name} has no HTTP listener the local mesh runs")
+            port = min(bound)
+        if port not in bound:
+            raise MeshReleaseError(
+                f"the Gateway {namespace}/{name} has no HTTP listener on port {port} (it has: "
+                f"{', '.join(str(p) for p in sorted(bound)) or 'none'})"
+            )
+        return f"http://127.0.0.1:{bound[port]}"
+
+    def _reconcile_api_gateways(self, objects: list[StoredObject]) -> None:
+        """Run one gateway Envoy per Gateway API Gateway of class istio (as istiod deploys ``<name>-istio``), with
+        a listener port per HTTP listener; stop those whose Gateway is gone."""
+        assert self.envoy is not None and self._run_root is not None
+        wanted = {(g.namespace, g.name): g for g in translate.managed_gateways(objects, self.options.translate_options)}
+        for key in [k for k in self.api_gateways if k not in wanted]:
+            proc = self.api_gateways.pop(key)
+            ensure_bind_ports(self.ports, proc.proxy, [])
+            proc.stop()
+        started: list[EnvoyProcess] = []
+        for key, managed in sorted(wanted.items()):
+            existing = self.api_gateways.get(key)
+            if existing is not None:
+                proc = existing
+            else:
+                pod = f"{managed.deployment}-{self._pod_suffix()}"
+                folder = self._run_root / "proxies" / f"{pod}.{managed.namespace}"
+                spec = ProxySpec(
+                    id=f"{pod}.{managed.namespace}",
+                    kind="gateway",
+                    namespace=managed.namespace,
+                    labels={
+                        GATEWAY_NAME_LABEL: managed.name,
+                        "service.istio.io/canonical-name": managed.deployment,
+                    },
+                    bind_ports={},
+                    xds_dir=str(folder / "xds"),
+                    access_log_path=str(self._run_root / "logs" / f"{pod}.access.log"),
+                    pod=pod,
+                )
+                proc = EnvoyProcess(self.envoy.path, spec, folder, log_level=self.options.envoy_log_level)
+                self.api_gateways[key] = proc
+                proc.start()
+                started.append(proc)
+            ports = translate.gateway_listener_ports(objects, proc.proxy, self.options.translate_options)
+            ensure_bind_ports(self.ports, proc.proxy, ports)
+        if started:
+            wait_all_ready(started, self.options.start_timeout)
 
     def reconcile_pods(self, objects: list[StoredObject]) -> list[PodRuntime]:
         """Start the pods the Deployments in ``objects`` ask for and give every proxy its listener ports. Pods
@@ -136,6 +202,7 @@ class MeshRuntime:
         assert gateway is not None and self.ingress_port is not None
         gw_ports = translate.gateway_listener_ports(objects, gateway, self.options.translate_options)
         ensure_bind_ports(self.ports, gateway, gw_ports, fixed={INGRESS_PORT: self.ingress_port})
+        self._reconcile_api_gateways(objects)
         for pod in removed:
             del self.pods[pod.plan.name]
         return removed
@@ -152,6 +219,9 @@ class MeshRuntime:
         self.pods.clear()
         if self.gateway is not None:
             self.gateway.stop()
+        for proc in self.api_gateways.values():
+            proc.stop()
+        self.api_gateways.clear()
         if self.host is not None:
             self.host.close()
         if self._run_root is not None and not self.options.keep_run_dir:

@@ -26,7 +26,7 @@ from meshrelease.backends.local.apiserver.analysis import analyze
 from meshrelease.backends.local.model import StoredObject
 from meshrelease.backends.local.validation.validate import identify, validate_object
 from meshrelease.errors import UserInputError, ValidationError
-from meshrelease.k8s.kinds import KindInfo, kind_info, require_kind
+from meshrelease.k8s.kinds import KindInfo, kind_for_key, kind_info, require_kind
 from meshrelease.k8s.manifest import Manifest, Origin, describe_value
 from meshrelease.k8s.objects import ObjectKey
 from meshrelease.k8s.yaml import dump_like_kubectl
@@ -161,7 +161,7 @@ class ObjectStore:
     def resolve_kind(name: str) -> tuple[str, str]:
         """``(group, kind)`` for a kubectl kind name (``vs``, ``virtualservice``, ``virtualservices``,
         ``virtualservices.networking.istio.io``, ``dr``, ``gw``, ``svc``, ``deploy``, ``sa``, ``ns``...)."""
-        info = require_kind(name, hint="the local backend has vs, dr, gw, svc, deploy, sa and ns")
+        info = require_kind(name, hint="the local backend has vs, dr, gw, gtw, httproute, svc, deploy, sa and ns")
         return info.group, info.kind
 
     def to_yaml(self, obj: StoredObject) -> str:
@@ -323,7 +323,7 @@ class ObjectStore:
                 cascaded.discard(key)
                 lines.append(_delete_line(key))
             elif not ignore_not_found:
-                info = kind_info(key.kind)
+                info = kind_for_key(key.group, key.kind)
                 resource = info.resource if info is not None else key.kind.lower()
                 not_found = f'Error from server (NotFound): {resource} "{key.name}" not found'
                 errors.append(f"{origin.where()}{key.ref()}: {not_found}")

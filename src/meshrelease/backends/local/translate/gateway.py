@@ -54,6 +54,11 @@ def gateway_servers(index: MeshIndex, proxy: ProxySpec, service_ports: Mapping[i
             number = as_int(port.get("number"))
             if not number:
                 continue
+            if gw.obj is None:
+                # A Gateway API listener: its deployment's pod serves the listener port itself (istiod lets
+                # it bind ports below 1024).
+                out.append(GatewayServer(gw, position, number, number, _hosts(server)))
+                continue
             resolved = service_ports.get(number, number)
             if resolved < FIRST_UNPRIVILEGED_PORT:
                 index.warn(
@@ -62,9 +67,12 @@ def gateway_servers(index: MeshIndex, proxy: ProxySpec, service_ports: Mapping[i
                     "listener for it, so neither does the local mesh"
                 )
                 continue
-            hosts = tuple(h for h in as_list(server.get("hosts")) if isinstance(h, str) and h)
-            out.append(GatewayServer(gw, position, number, resolved, hosts))
+            out.append(GatewayServer(gw, position, number, resolved, _hosts(server)))
     return out
+
+
+def _hosts(server: JsonDict) -> tuple[str, ...]:
+    return tuple(h for h in as_list(server.get("hosts")) if isinstance(h, str) and h)
 
 
 def gateway_route_config(

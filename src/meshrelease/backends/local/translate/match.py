@@ -48,14 +48,18 @@ def header_matcher(name: str, match: Any, *, invert: bool = False) -> JsonDict:
     return out
 
 
-def route_match(match: JsonDict | None) -> JsonDict:
-    """The Envoy ``match`` for one match block (``None``: a rule without ``match``)."""
+def route_match(match: JsonDict | None, *, gateway_semantics: bool = False) -> JsonDict:
+    """The Envoy ``match`` for one match block (``None``: a rule without ``match``). With Gateway API
+    semantics a path prefix other than ``/`` matches whole segments (``path_separated_prefix``)."""
     if match is None:
         return {"prefix": "/"}
     out: JsonDict = {}
     uri = match.get("uri")
     if isinstance(uri, dict) and "exact" in uri:
         out["path"] = as_str(uri["exact"])
+    elif isinstance(uri, dict) and "prefix" in uri and gateway_semantics and as_str(uri["prefix"]) != "/":
+        prefix = as_str(uri["prefix"])
+        out["path_separated_prefix"] = prefix[:-1] if prefix.endswith("/") else prefix
     elif isinstance(uri, dict) and "prefix" in uri:
         out["prefix"] = as_str(uri["prefix"])
     elif isinstance(uri, dict) and "regex" in uri:

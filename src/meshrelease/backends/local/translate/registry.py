@@ -22,9 +22,10 @@ from meshrelease.backends.local.translate.values import (
     labels_match,
     string_map,
 )
+from meshrelease.k8s import gateway_api
 from meshrelease.k8s.hosts import fqdn
 from meshrelease.k8s.istio_routes import VirtualService
-from meshrelease.k8s.objects import ISTIO_GROUP
+from meshrelease.k8s.objects import GATEWAY_API_GROUP, ISTIO_GROUP
 
 ROOT_NAMESPACE = "istio-system"
 
@@ -112,11 +113,12 @@ class DestinationRuleInfo:
 
 @dataclass
 class GatewayInfo:
-    obj: StoredObject
+    obj: StoredObject | None  # None: an internal Gateway istiod makes of a Gateway API listener
     name: str
     namespace: str
     selector: dict[str, str]
     servers: list[JsonDict]
+    order: tuple[Any, ...] = ()  # creation order
 
     @property
     def ref(self) -> str:
@@ -137,6 +139,7 @@ class MeshIndex:
     virtual_services: list[VirtualService] = field(default_factory=list)  # oldest first
     destination_rules: list[DestinationRuleInfo] = field(default_factory=list)  # oldest first
     gateways: list[GatewayInfo] = field(default_factory=list)  # oldest first
+    gateway_api: gateway_api.Conversion = field(default_factory=gateway_api.Conversion)
     deployments: dict[tuple[str, str], StoredObject] = field(default_factory=dict)
     pods: list[Pod] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -205,21 +208,38 @@ def _containers(deployment: StoredObject | None) -> list[JsonDict]:
 def build_index(objects: Sequence[StoredObject], pods: Sequence[Pod], cluster_domain: str) -> MeshIndex:
     """Index the applied objects (unknown kinds are ignored here; the store rejects them)."""
     index = MeshIndex(cluster_domain=cluster_domain, pods=list(pods))
+    ordered: list[tuple[tuple[Any, ...], VirtualService]] = []
+    gateway_api_objects: list[gateway_api.GatewayApiObject] = []
+    namespace_labels: dict[str, dict[str, str]] = {}
     for obj in sorted(objects, key=_creation_order):
         kind, group = obj.key.kind, obj.key.group
+        if group == GATEWAY_API_GROUP:
+            gateway_api_objects.append(
+                gateway_api.GatewayApiObject(
+                    kind, obj.key.namespace, obj.key.name, obj.spec, obj.generation, _creation_order(obj)
+                )
+            )
+        elif group == "" and kind == "Namespace":
+            namespace_labels[obj.key.name] = obj.labels
         if group == "" and kind == "Service":
             svc = _service(obj, cluster_domain)
             index.services[svc.fqdn] = svc
         elif group == "apps" and kind == "Deployment":
             index.deployments[(obj.key.namespace, obj.key.name)] = obj
         elif group == ISTIO_GROUP and kind == "VirtualService":
-            index.virtual_services.append(
-                VirtualService.from_spec(obj.key.namespace, obj.key.name, obj.spec, cluster_domain)
+            ordered.append(
+                (
+                    _creation_order(obj),
+                    VirtualService.from_spec(obj.key.namespace, obj.key.name, obj.spec, cluster_domain),
+                )
             )
         elif group == ISTIO_GROUP and kind == "DestinationRule":
             index.destination_rules.append(_destination_rule(obj, index))
         elif group == ISTIO_GROUP and kind == "Gateway":
             index.gateways.append(_gateway(obj))
+    if gateway_api_objects:
+        _add_gateway_api(index, gateway_api_objects, namespace_labels, ordered)
+    index.virtual_services = [vs for _, vs in sorted(ordered, key=lambda item: item[0])]
     index.source_label_keys = frozenset(
         key
         for vs in index.virtual_services
@@ -284,4 +304,37 @@ def _gateway(obj: StoredObject) -> GatewayInfo:
         namespace=obj.key.namespace,
         selector=string_map(spec.get("selector")),
         servers=[as_dict(s) for s in as_list(spec.get("servers"))],
+        order=_creation_order(obj),
     )
+
+
+def _add_gateway_api(
+    index: MeshIndex,
+    objects: list[gateway_api.GatewayApiObject],
+    namespace_labels: dict[str, dict[str, str]],
+    ordered: list[tuple[tuple[Any, ...], VirtualService]],
+) -> None:
+    """What istiod makes of the Gateway API objects: internal Gateways (one per listener, selecting the
+    Gateway's deployment) and VirtualServices with gateway semantics, ordered with the others by creation."""
+    services = [(svc.namespace, svc.name) for svc in index.services.values()]
+    conversion = gateway_api.convert(objects, services, namespace_labels, index.cluster_domain)
+    index.gateway_api = conversion
+    for warning in conversion.warnings:
+        index.warn(warning)
+    ordered.extend(conversion.virtual_services)
+    for internal in conversion.gateways:
+        server = {
+            "port": {"number": internal.port, "name": "default", "protocol": internal.protocol},
+            "hosts": list(internal.hosts),
+        }
+        index.gateways.append(
+            GatewayInfo(
+                obj=None,
+                name=internal.name,
+                namespace=internal.namespace,
+                selector=internal.selector,
+                servers=[server],
+                order=internal.order,
+            )
+        )
+    index.gateways.sort(key=lambda gw: gw.order)

@@ -9,6 +9,7 @@ operations, redirects, rewrites and direct responses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -28,6 +29,7 @@ from meshrelease.backends.local.translate.values import (
     million_percent,
     proto_duration,
 )
+from meshrelease.k8s.gateway_api import GATEWAY_SEMANTICS
 from meshrelease.k8s.istio_routes import (
     DEFAULT_ROUTE_NAME,
     DestinationRef,
@@ -40,6 +42,7 @@ from meshrelease.k8s.istio_routes import (
     route_action,
 )
 
+PREFIX_REPLACE = "%PREFIX()%"  # what the Gateway API conversion puts before a redirect's replacement prefix
 FAULT_FILTER = "envoy.filters.http.fault"
 FAULT_TYPE = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"
 NO_TIMEOUT = "0s"
@@ -127,7 +130,8 @@ def http_route(vs: VirtualService, rule: JsonDict, where: str, match: JsonDict |
     name = _route_name(rule, match)
     if name:
         route["name"] = name
-    route["match"] = route_match(match)
+    gateway_semantics = vs.semantics == GATEWAY_SEMANTICS
+    route["match"] = route_match(match, gateway_semantics=gateway_semantics)
     route["metadata"] = {"filter_metadata": {"istio": {"config": config_metadata(vs.namespace, vs.name)}}}
     if match is not None and as_str(match.get("statPrefix")):
         route["stat_prefix"] = match["statPrefix"]
@@ -135,13 +139,14 @@ def http_route(vs: VirtualService, rule: JsonDict, where: str, match: JsonDict |
     route.update(ops)
     action = route_action(rule, vs.namespace, ctx.index.cluster_domain)
     if action.kind == "redirect":
-        redirect = redirect_action(rule["redirect"], ctx.listen_port)
+        redirect = redirect_action(rule["redirect"], ctx.listen_port, gateway_semantics=gateway_semantics)
         if redirect is not None:
             route["redirect"] = redirect
     elif action.kind == "direct":
         route["direct_response"] = direct_response(rule["directResponse"])
     else:
-        route["route"], dest_ops = _route_action(vs, action, rule, where, authority, ctx)
+        match_prefix = as_str(route["match"].get("path_separated_prefix"))
+        route["route"], dest_ops = _route_action(vs, action, rule, where, authority, ctx, match_prefix)
         for key, values in dest_ops.items():  # one destination: its header operations follow the route's
             route[key] = [*route.get(key, []), *values]
     route["decorator"] = {"operation": _operation(route, vs.name, ctx.listen_port)}
@@ -164,9 +169,12 @@ def _route_action(
     where: str,
     authority: str | None,
     ctx: RouteContext,
+    match_prefix: str = "",
 ) -> tuple[JsonDict, JsonDict]:
     """The route action, and the header operations of a single destination (to append to the route's)."""
     action: JsonDict = {}
+    if vs.semantics == GATEWAY_SEMANTICS:
+        action["cluster_not_found_response_code"] = "INTERNAL_SERVER_ERROR"  # a missing backend answers 500
     dest_ops: JsonDict = {}
     hash_policies: list[JsonDict] = []
     if route.weighted:
@@ -197,6 +205,12 @@ def _route_action(
         action["regex_rewrite"] = {
             "pattern": {"regex": as_str(regex_rewrite.get("match"))},
             "substitution": as_str(regex_rewrite.get("rewrite")),
+        }
+    elif as_str(rewrite.get("uri")) == "/" and vs.semantics == GATEWAY_SEMANTICS and match_prefix:
+        # Gateway API ReplacePrefixMatch "/": drop the matched prefix, keeping one "/" (route.go).
+        action["regex_rewrite"] = {
+            "pattern": {"regex": f"^{re.escape(match_prefix)}(/?)(.*)"},
+            "substitution": "/\\2",
         }
     elif as_str(rewrite.get("uri")):
         action["prefix_rewrite"] = rewrite["uri"]
@@ -386,16 +400,20 @@ def _header_value(value: Any) -> str:
     return str(value)
 
 
-def redirect_action(redirect: JsonDict, listen_port: int) -> JsonDict | None:
-    """``redirect`` -> Envoy RedirectAction; ``None`` for a code istiod does not map (see check_supported)."""
+def redirect_action(redirect: JsonDict, listen_port: int, *, gateway_semantics: bool = False) -> JsonDict | None:
+    """``redirect`` -> Envoy RedirectAction; ``None`` for a code istiod does not map (see check_supported).
+    With Gateway API semantics a ``%PREFIX()%`` URI replaces the matched prefix (``prefix_rewrite``)."""
     code = as_int(redirect.get("redirectCode"))
     if code not in _REDIRECT_CODES:
         return None
     out: JsonDict = {}
     if as_str(redirect.get("authority")):
         out["host_redirect"] = redirect["authority"]
-    if as_str(redirect.get("uri")):
-        out["path_redirect"] = redirect["uri"]
+    uri = as_str(redirect.get("uri"))
+    if gateway_semantics and uri.startswith(PREFIX_REPLACE):
+        out["prefix_rewrite"] = uri[len(PREFIX_REPLACE) :]
+    elif uri:
+        out["path_redirect"] = uri
     scheme = as_str(redirect.get("scheme"))
     if scheme:
         out["scheme_redirect"] = scheme

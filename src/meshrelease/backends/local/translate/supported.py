@@ -13,8 +13,9 @@ from typing import Any
 from meshrelease.backends.local.model import StoredObject
 from meshrelease.backends.local.translate.gateway import HTTP_SERVER_PROTOCOLS
 from meshrelease.backends.local.translate.routes import SUPPORTED_REDIRECT_CODES
+from meshrelease.backends.local.translate.supported_gateway_api import scan_gateway_api
 from meshrelease.backends.local.translate.values import as_dict, as_int, as_list, as_str
-from meshrelease.k8s.objects import ISTIO_GROUP
+from meshrelease.k8s.objects import GATEWAY_API_GROUP, ISTIO_GROUP
 
 ELSEWHERE = "the kind and cluster backends support it"
 _IGNORED_TLS_MODES = frozenset({"ISTIO_MUTUAL", "DISABLE"})
@@ -44,6 +45,8 @@ def scan(objects: Sequence[StoredObject]) -> tuple[list[str], list[str]]:
             errors += _gateway(ref, obj.spec)
         elif obj.key.group == "" and obj.key.kind == "Service":
             errors += _service(ref, obj)
+        elif obj.key.group == GATEWAY_API_GROUP:
+            errors += scan_gateway_api(obj.key.kind, ref, obj.spec)
     return errors, warnings
 
 

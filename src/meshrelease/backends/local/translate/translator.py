@@ -40,6 +40,7 @@ from meshrelease.backends.local.translate.sidecar import OUTBOUND_POLICIES, side
 from meshrelease.backends.local.translate.supported import scan
 from meshrelease.backends.local.translate.values import JsonDict
 from meshrelease.errors import UserInputError
+from meshrelease.k8s import gateway_api
 
 __all__ = [
     "ACCESS_LOG_FORMAT",
@@ -88,6 +89,14 @@ def gateway_listener_ports(
     return sorted({s.resolved for s in gateway_servers(index, gateway, options.gateway_service_ports)})
 
 
+def managed_gateways(
+    objects: Sequence[StoredObject], options: TranslateOptions | None = None
+) -> list[gateway_api.ManagedGateway]:
+    """The Gateway API Gateways istiod would deploy a gateway for (class ``istio``)."""
+    options = options or TranslateOptions()
+    return build_index(objects, [], options.cluster_domain).gateway_api.managed
+
+
 def translate(
     objects: Sequence[StoredObject],
     pods: Sequence[Pod],
@@ -125,7 +134,7 @@ def translate(
         else:
             _sidecar_resources(proxy, resources, index, policies, options, route_configs)
         out[proxy.id] = resources
-    return Translation(proxies=out, warnings=list(index.warnings))
+    return Translation(proxies=out, warnings=list(index.warnings), statuses=dict(index.gateway_api.statuses))
 
 
 def _sidecar_resources(

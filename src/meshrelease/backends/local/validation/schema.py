@@ -10,6 +10,7 @@ reports what a Kubernetes API server reports before any admission webhook runs:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -33,6 +34,8 @@ class Obj:
 @dataclass(frozen=True)
 class Arr:
     items: Node
+    max_items: int | None = None
+    min_items: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ class Scalar:
     min_duration_ns: int | None = None
     duration_message: str = ""
     int_or_string: bool = False
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None  # an ECMA/RE2-compatible regex the whole value must match (re.search, as the CRD)
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,19 @@ def _check(node: Node, value: Any, path: Path, report: SchemaReport) -> None:
         if not isinstance(value, list):
             report.errors.append(_type_error(path, "array", value))
             return
+        where = format_path(path)
+        if node.max_items is not None and len(value) > node.max_items:
+            report.errors.append(
+                Problem(path, f"{where}: Too many: {len(value)}: must have at most {node.max_items} items")
+            )
+        if node.min_items is not None and len(value) < node.min_items:
+            report.errors.append(
+                Problem(
+                    path,
+                    f"{where}: Invalid value: {len(value)}: {where} in body should have at least "
+                    f"{node.min_items} items",
+                )
+            )
         for index, item in enumerate(value):
             _check(node.items, item, (*path, index), report)
         return
@@ -169,10 +188,34 @@ def _check_scalar(node: Scalar, value: Any, path: Path, report: SchemaReport) ->
                 f"{node.maximum}",
             )
         )
+    if isinstance(value, str):
+        _check_string(node, value, path, report)
     if node.min_duration_ns is not None:
         parsed = parse_duration_ns(value)
         if parsed is None or parsed < node.min_duration_ns:
             report.errors.append(Problem(path, f'{where}: Invalid value: "string": {node.duration_message}'))
+
+
+def _check_string(node: Scalar, value: str, path: Path, report: SchemaReport) -> None:
+    """maxLength, minLength and pattern, worded as the API server words them."""
+    where = format_path(path)
+    if node.max_length is not None and len(value.encode()) > node.max_length:
+        report.errors.append(Problem(path, f"{where}: Too long: may not be more than {node.max_length} bytes"))
+    if node.min_length is not None and len(value) < node.min_length:
+        report.errors.append(
+            Problem(
+                path,
+                f"{where}: Invalid value: {go_quote(value)}: {where} in body should be at least "
+                f"{node.min_length} chars long",
+            )
+        )
+    if node.pattern is not None and re.search(node.pattern, value) is None:
+        report.errors.append(
+            Problem(
+                path,
+                f"{where}: Invalid value: {go_quote(value)}: {where} in body should match '{node.pattern}'",
+            )
+        )
 
 
 def _has_type(value: Any, expected: ScalarType) -> bool:

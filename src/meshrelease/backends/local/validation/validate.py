@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meshrelease.backends.local.validation.common import Problem
+from meshrelease.backends.local.validation.gateway_api import gateway_api_problems
+from meshrelease.backends.local.validation.gateway_api_schema import SPECS as GATEWAY_API_SPECS
 from meshrelease.backends.local.validation.istio import webhook_validate
 from meshrelease.backends.local.validation.istio_schema import SPECS
 from meshrelease.backends.local.validation.kube import kube_problems, metadata_problems
@@ -30,11 +32,15 @@ from meshrelease.k8s.kinds import (
     unsupported_kind_message,
 )
 from meshrelease.k8s.manifest import Origin
-from meshrelease.k8s.objects import ObjectKey, format_path
+from meshrelease.k8s.objects import GATEWAY_API_GROUP, ISTIO_GROUP, ObjectKey, format_path
 
 WEBHOOK_PREFIX = 'admission webhook "validation.istio.io" denied the request: configuration is invalid: '
 
-_SCHEMAS: dict[str, Obj] = {**OBJECT_SCHEMAS, **{kind: envelope(spec) for kind, spec in SPECS.items()}}
+_SCHEMAS: dict[tuple[str, str], Obj] = {
+    **{("apps" if kind == "Deployment" else "", kind): schema for kind, schema in OBJECT_SCHEMAS.items()},
+    **{(ISTIO_GROUP, kind): envelope(spec) for kind, spec in SPECS.items()},
+    **{(GATEWAY_API_GROUP, kind): envelope(spec) for kind, spec in GATEWAY_API_SPECS.items()},
+}
 
 
 @dataclass
@@ -65,7 +71,7 @@ def identify(doc: Mapping[str, Any], origin: Origin) -> tuple[KindInfo, ObjectKe
         what = f"{kind} " if kind else "object "
         return f"{origin.where()}{what}{name or '(unnamed)'}: error validating data: [{', '.join(missing)}]"
     assert api_version is not None and kind is not None and name is not None
-    info = kind_info(kind)
+    info = kind_info(kind, api_version)
     if info is None:
         return f"{origin.where(('kind',))}{kind} {name}: {unsupported_kind_message(kind, api_version)}"
     if api_version not in info.api_versions:
@@ -80,7 +86,7 @@ def validate_object(doc: Mapping[str, Any], info: KindInfo, key: ObjectKey, orig
     """Validate one object (null fields already dropped, as the API server drops them)."""
     report = ObjectReport()
     ref = key.ref()
-    schema = check_schema(_SCHEMAS[info.kind], doc)
+    schema = check_schema(_SCHEMAS[(info.group, info.kind)], doc)
     if schema.unknown:
         version = str(doc.get("apiVersion", "")).rpartition("/")[2]
         fields = ", ".join(p.message for p in schema.unknown)
@@ -91,7 +97,13 @@ def validate_object(doc: Mapping[str, Any], info: KindInfo, key: ObjectKey, orig
         return report
     problems = schema.errors
     if not problems:
-        problems = metadata_problems(info.kind, doc) if info.is_istio else kube_problems(info.kind, doc)
+        if info.is_gateway_api:
+            spec = _mapping(doc.get("spec"))
+            problems = metadata_problems(info.kind, doc) + gateway_api_problems(info.kind, spec)
+        elif info.is_istio:
+            problems = metadata_problems(info.kind, doc)
+        else:
+            problems = kube_problems(info.kind, doc)
     if problems:
         report.errors.append(
             f"{origin.where(problems[0].path)}{ref}: {_api_server_message(info.kind, key.name, problems)}"
