@@ -127,6 +127,22 @@ def test_single_positive_weight_is_a_single_version(tmp_path: Path) -> None:
         ("name: x\nname: y\nsteps: []\n", 2, 'mapping key "name" already defined at line 1'),
         ("steps:\n  - name: s\n    expect: [{reviews: v1}\n", 4, "invalid YAML"),
         ("stepz: []\n", 1, "unknown key 'stepz'"),
+        (
+            "ingress: bookinfo-gateway\nsteps:\n  - name: s\n    expect: [{reviews: v1}]\n",
+            1,
+            "scenario.ingress must be a mapping naming a Gateway",
+        ),
+        (
+            "ingress: {namespace: x}\nsteps:\n  - name: s\n    expect: [{reviews: v1}]\n",
+            1,
+            "scenario.ingress.gateway is missing",
+        ),
+        (
+            "ingress:\n  gateway: g\n  port: 70000\nsteps:\n  - name: s\n    expect: [{reviews: v1}]\n",
+            3,
+            "expected a listener port number",
+        ),
+        ("ingress: {gateway: g, host: x}\nsteps:\n  - name: s\n    expect: [{reviews: v1}]\n", 1, "unknown key 'host'"),
     ],
 )
 def test_bad_scenarios_name_file_line_and_field(tmp_path: Path, body: str, line: int, fragment: str) -> None:
@@ -217,7 +233,40 @@ def test_repository_scenarios_are_valid() -> None:
         "traffic-shifting",
         "fault-injection",
         "request-timeouts",
+        "gateway-api-release",
+        "gateway-api-request-routing",
+        "gateway-api-traffic-shifting",
     } <= names
+
+
+def test_ingress_names_a_gateway_api_gateway(tmp_path: Path) -> None:
+    plain = load_scenario(write_scenario(tmp_path, GOOD))
+    assert plain.ingress is None
+    path = write_scenario(tmp_path, "namespace: shop\ningress: {gateway: web, port: 8080}\n" + textwrap.dedent(GOOD))
+    ingress = load_scenario(path).ingress
+    assert ingress is not None
+    assert (ingress.gateway, ingress.namespace, ingress.port, ingress.line) == ("web", "shop", 8080, 2)
+    assert ingress.describe() == "Gateway shop/web port 8080"
+
+
+def test_gateway_api_release_follows_the_release_guide() -> None:
+    """The release guide's steps, with HTTPRoutes instead of VirtualServices, through the Gateway API gateway."""
+    sc = load_scenario(SCENARIOS / "gateway-api-release")
+    assert sc.ingress is not None and sc.ingress.gateway == "bookinfo-gateway"
+    assert [s.name for s in sc.steps] == [
+        "gateway-and-versions",
+        "baseline-all-v1",
+        "blue-green-v2",
+        "canary-v2-v3-50-50",
+        "rollback-weights-100-0",
+        "header-canary-jason-v3",
+        "clean-up",
+    ]
+    for step in sc.steps:
+        for path in step.apply:
+            if path.parent.name == "manifests":
+                assert "apiVersion: gateway.networking.k8s.io/v1" in path.read_text()
+                assert "networking.istio.io" not in path.read_text()
 
 
 def test_asm_release_follows_the_release_guide() -> None:
