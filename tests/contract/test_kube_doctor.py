@@ -144,3 +144,30 @@ def test_doctor_of_a_cluster_with_a_separate_mesh_api_server(fake_world: World, 
     assert (
         f"kubectl --kubeconfig {mesh} create namespace default" in problems["namespace default (mesh API server)"].fix
     )
+
+
+def test_doctor_of_a_cluster_reports_the_gateway_api_crds(fake_world: World, bookinfo_gateway: Any) -> None:
+    """Absent Gateway API CRDs are a warning (scenarios without Gateway/HTTPRoute run) with istio.io's install
+    command at the release Istio 1.30 builds against; present ones show their bundle version and channel."""
+    import kubefakes_state as fk
+
+    with fake_world.edit() as state:
+        cluster = fk.new_cluster(state, "c", kubernetes="1.35.2")
+        cluster["crds"] = True
+    config = fake_world.write_kubeconfig(fake_world.root / "c.yaml", "c", "c")
+    options = {"kubeconfig": str(config), "ingress_url": f"http://127.0.0.1:{bookinfo_gateway.port}"}
+    report = doctor("cluster", **options)
+    (finding,) = [f for f in report.findings if f.check == "Gateway API CRDs"]
+    assert (finding.status, finding.found) == (
+        "warn",
+        "absent: scenarios that apply Gateway or HTTPRoute objects cannot run",
+    )
+    assert finding.fix == (
+        f"kubectl --kubeconfig {config} apply --server-side -f "
+        "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml"
+    )
+    assert finding not in report.problems and "warn" in report.render()
+    with fake_world.edit() as state:
+        state["clusters"]["c"]["gateway_api"] = "v1.4.0"
+    (finding,) = [f for f in doctor("cluster", **options).findings if f.check == "Gateway API CRDs"]
+    assert (finding.status, finding.found) == ("ok", "gateways.gateway.networking.k8s.io (v1.4.0, standard)")

@@ -61,6 +61,24 @@ def kubectl(*args: str) -> list[str]:
     return ["kubectl", *K, *args]
 
 
+GATEWAY_API_URL = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml"
+
+
+def gateway_api_install() -> list[list[str]]:
+    """Istio 1.30 builds against Gateway API v1.5.1: its standard CRDs, installed as istio.io's tasks do."""
+    return [
+        kubectl("get", "crd", "gateways.gateway.networking.k8s.io", "-o", "json", "--ignore-not-found"),
+        kubectl("apply", "--server-side", "-f", GATEWAY_API_URL),
+        kubectl(
+            "wait",
+            "--for=condition=Established",
+            "--timeout=300s",
+            "crd/gateways.gateway.networking.k8s.io",
+            "crd/httproutes.gateway.networking.k8s.io",
+        ),
+    ]
+
+
 def bookinfo_tail() -> list[list[str]]:
     return [
         kubectl("get", "namespace", "default", "-o", "json"),
@@ -107,8 +125,11 @@ def test_session_start_runs_the_documented_sequence_and_reaches_the_gateway_on_t
             kubectl("rollout", "status", "deployment/istiod", "-n", "istio-system", "--timeout=300s"),
             kubectl("rollout", "status", "deployment/istio-ingressgateway", "-n", "istio-system", "--timeout=300s"),
             kubectl("get", "service", "istio-ingressgateway", "-n", "istio-system", "-o", "json"),
+            *gateway_api_install(),
             *bookinfo_tail(),
         ]
+        assert fake_world.cluster("kind-meshrelease")["gateway_api"] == "v1.5.1"
+        assert backend.gateway_api_note == "installed the Gateway API v1.5.1 CRDs (standard channel)"
         assert backend.ingress_url == f"http://127.0.0.1:{bookinfo_gateway.port}"
         assert backend.warmup_counts == {"v1": 1, "v2": 1, "v3": 1}
         # the kind config kind got: the session's name, the node image pinned for Istio 1.30, the port mapping
@@ -192,6 +213,8 @@ def test_keep_cluster_then_reuse_adopts_it_without_create_install_or_delete(
             kubectl("rollout", "status", "deployment/istiod", "-n", "istio-system", "--timeout=300s"),
             kubectl("rollout", "status", "deployment/istio-ingressgateway", "-n", "istio-system", "--timeout=300s"),
             kubectl("get", "service", "istio-ingressgateway", "-n", "istio-system", "-o", "json"),
+            # the Gateway API CRDs the first session installed are found and left alone
+            kubectl("get", "crd", "gateways.gateway.networking.k8s.io", "-o", "json", "--ignore-not-found"),
             # already labelled: no label call
             kubectl("get", "namespace", "default", "-o", "json"),
             kubectl("apply", "-f", "<tmp>/session/session/manifests/0001-bookinfo-kind.yaml"),
@@ -199,6 +222,7 @@ def test_keep_cluster_then_reuse_adopts_it_without_create_install_or_delete(
             kubectl("get", "pods", "-n", "default", "-l", "app", "-o", "json"),
         ]
         assert second.describe().extra["cluster"] == "reused"
+        assert second.gateway_api_note == "the cluster already had the Gateway API CRDs (v1.5.1); left as they are"
         second.apply([_vs("reviews", "v3")], source="step")
     finally:
         fake_world.clear_calls()

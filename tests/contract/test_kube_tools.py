@@ -111,7 +111,9 @@ def test_version_checks_and_pins() -> None:
         assert node_image_kubernetes(pin.node_image) == pin.kubernetes
         # every node image runs a Kubernetes its Istio minor supports, and every value says where it comes from
         assert pin.supports_kubernetes(pin.kubernetes), pin
-        assert set(pin.sources) == {"latest", "kubernetes", "node_image", "bookinfo_registry"}
+        assert set(pin.sources) == {"latest", "kubernetes", "node_image", "bookinfo_registry", "gateway_api"}
+    # the Gateway API release each Istio minor builds against (its go.mod), whose CRDs kind gets
+    assert {m: p.gateway_api for m, p in ISTIO_PINS.items()} == {"1.29": "v1.4.1", "1.30": "v1.5.1", "1.31": "v1.6.0"}
     assert pin_for("1.29.8") is ISTIO_PINS["1.29"]
     assert pin_for("1.31.1") is ISTIO_PINS["1.31"]
     assert istio_minor("v1.30.4") == "1.30"

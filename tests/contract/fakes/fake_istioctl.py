@@ -333,13 +333,16 @@ def handle(state: dict[str, Any], argv: list[str]) -> str:
         return uninstall(cluster, flags)
     if words[:1] in (["proxy-config"], ["pc"]):
         pod, entry = proxy(state, cluster, words[2])
-        gateway = (pod["metadata"].get("labels") or {}).get("istio") == "ingressgateway"
+        labels = pod["metadata"].get("labels") or {}
+        gateway = labels.get("istio") == "ingressgateway"
+        gateway_api = labels.get("gateway.networking.k8s.io/gateway-name")
         if words[1] == "routes":
-            data = (
-                envoy.gateway_routes(cluster, entry["snapshot"])
-                if gateway
-                else envoy.sidecar_routes(cluster, entry["snapshot"], pod["metadata"]["namespace"])
-            )
+            if gateway_api:
+                data = envoy.gateway_api_routes(entry["snapshot"], pod["metadata"]["namespace"], gateway_api)
+            elif gateway:
+                data = envoy.gateway_routes(cluster, entry["snapshot"])
+            else:
+                data = envoy.sidecar_routes(cluster, entry["snapshot"], pod["metadata"]["namespace"])
         elif words[1] == "clusters":
             data = envoy.clusters(cluster, entry["snapshot"])
         else:

@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import sys
+import time
 from typing import Any
 
 import kubefakes_state as fk
@@ -71,7 +75,9 @@ def resource(name: str, cluster: dict[str, Any]) -> tuple[str, str]:
     if name not in fk.RESOURCES:
         raise fk.ToolExit(1, f'error: the server doesn\'t have a resource type "{name}"')
     group, kind = fk.RESOURCES[name]
-    if group == fk.ISTIO_GROUP and not cluster["crds"]:
+    if (group == fk.ISTIO_GROUP and not cluster["crds"]) or (
+        group == fk.GATEWAY_API_GROUP and not cluster.get("gateway_api")
+    ):
         raise fk.ToolExit(1, f'error: the server doesn\'t have a resource type "{name}"')
     return group, kind
 
@@ -113,9 +119,30 @@ def cmd_get(state: dict[str, Any], cluster: dict[str, Any], words: list[str], fl
         return as_json(found, single=len(found) == 1)
     if words[1] in ("crd", "crds", "customresourcedefinition", "customresourcedefinitions"):
         name = words[2] if len(words) > 2 else ""
-        if not (cluster["crds"] and name.endswith(".networking.istio.io")):
+        istio = cluster["crds"] and name.endswith(".networking.istio.io")
+        gateway_api = cluster.get("gateway_api") and name.endswith(".gateway.networking.k8s.io")
+        if not (istio or gateway_api):
+            if ignore:
+                return ""
             raise fk.ToolExit(
                 1, f'Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io "{name}" not found'
+            )
+        if flags.get("--output") == "json":
+            annotations = (
+                {
+                    "gateway.networking.k8s.io/bundle-version": cluster["gateway_api"],
+                    "gateway.networking.k8s.io/channel": "standard",
+                }
+                if gateway_api
+                else {}
+            )
+            return json.dumps(
+                {
+                    "apiVersion": "apiextensions.k8s.io/v1",
+                    "kind": "CustomResourceDefinition",
+                    "metadata": {"name": name, "annotations": annotations},
+                },
+                indent=2,
             )
         return f"customresourcedefinition.apiextensions.k8s.io/{name}"
     types = words[1].split(",")
@@ -147,15 +174,79 @@ def cmd_get(state: dict[str, Any], cluster: dict[str, Any], words: list[str], fl
     return as_json(items, single=bool(name))
 
 
+GATEWAY_API_RELEASE = re.compile(
+    r"^https://github\.com/kubernetes-sigs/gateway-api/releases/download/(v[0-9.]+)/standard-install\.yaml$"
+)
+GATEWAY_API_KINDS = (
+    "backendtlspolicies",
+    "gatewayclasses",
+    "gateways",
+    "grpcroutes",
+    "httproutes",
+    "listenersets",
+    "referencegrants",
+    "tlsroutes",
+)
+
+
+def cmd_apply_url(state: dict[str, Any], cluster: dict[str, Any], url: str, flags: dict[str, str]) -> str:
+    """``kubectl apply --server-side -f <a Gateway API release's standard-install.yaml>``: installs its CRDs."""
+    release = GATEWAY_API_RELEASE.match(url)
+    if release is None or flags.get("--server-side") != "true":
+        raise fk.ToolExit(1, f'error: unable to read URL "{url}" (this fake serves Gateway API releases server-side)')
+    state.setdefault("fetched", []).append(url)
+    cluster["gateway_api"] = release.group(1)
+    return "\n".join(
+        f"customresourcedefinition.apiextensions.k8s.io/{kind}.gateway.networking.k8s.io serverside-applied"
+        for kind in GATEWAY_API_KINDS
+    )
+
+
+def cmd_wait(cluster: dict[str, Any], words: list[str], flags: dict[str, str]) -> str:
+    """``kubectl wait --for=condition=Established crd/NAME...``: met at once for installed CRDs."""
+    if flags.get("--for") != "condition=Established":
+        raise fk.ToolExit(1, f"error: this fake waits only for CRDs to be Established, not {flags.get('--for')}")
+    out = []
+    for target in words[1:]:
+        name = target.split("/", 1)[1]
+        installed = (cluster["crds"] and name.endswith(".networking.istio.io")) or (
+            cluster.get("gateway_api") and name.endswith(".gateway.networking.k8s.io")
+        )
+        if not installed:
+            raise fk.ToolExit(
+                1, f'Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io "{name}" not found'
+            )
+        out.append(f"customresourcedefinition.apiextensions.k8s.io/{name} condition met")
+    return "\n".join(out)
+
+
+def cmd_port_forward(cluster: dict[str, Any], words: list[str], flags: dict[str, str]) -> str:
+    """``kubectl port-forward -n NS service/NAME :PORT``: kubectl's two lines; :func:`main` then serves until the
+    process is terminated (bounded to 10 minutes). It forwards nothing: the tests check the command and its
+    lifetime."""
+    target, ports = words[1], words[2]
+    name = target.split("/", 1)[1]
+    ns = flags.get("--namespace", "default")
+    if f"|Service|{ns}|{name}" not in cluster["objects"]:
+        raise fk.ToolExit(1, f'Error from server (NotFound): services "{name}" not found')
+    remote = ports.split(":")[-1]
+    local = 30000 + os.getpid() % 20000
+    return f"Forwarding from 127.0.0.1:{local} -> {remote}\nForwarding from [::1]:{local} -> {remote}"
+
+
 def cmd_apply(state: dict[str, Any], cluster: dict[str, Any], flags: dict[str, str]) -> str:
     path = flags["--filename"]
+    if path.startswith("https://"):
+        return cmd_apply_url(state, cluster, path, flags)
     dry = flags.get("--dry-run") == "server"
     out, errors = [], []
     for doc in load_docs(path):
         group = fk.group_of(doc["apiVersion"])
         name = doc["metadata"]["name"]
         ns = doc["metadata"].get("namespace", "default")
-        if group == fk.ISTIO_GROUP and not cluster["crds"]:
+        if (group == fk.ISTIO_GROUP and not cluster["crds"]) or (
+            group == fk.GATEWAY_API_GROUP and not cluster.get("gateway_api")
+        ):
             errors.append(
                 f'error: resource mapping not found for name: "{name}" namespace: "{ns}" from "{path}": '
                 f'no matches for kind "{doc["kind"]}" in version "{doc["apiVersion"]}"\n'
@@ -303,11 +394,20 @@ def handle(state: dict[str, Any], argv: list[str]) -> str:
         return cmd_rollout(state, cluster, words, flags)
     if verb == "logs":
         return cmd_logs(cluster, words, flags)
+    if verb == "wait":
+        return cmd_wait(cluster, words, flags)
+    if verb == "port-forward":
+        return cmd_port_forward(cluster, words, flags)
     raise fk.ToolExit(1, f'error: unknown command "{verb}" for "kubectl"')
 
 
 def main(argv: list[str]) -> int:
-    return fk.run_tool("kubectl", handle, argv)
+    code = fk.run_tool("kubectl", handle, argv)
+    if code == 0 and "port-forward" in argv:
+        sys.stdout.flush()
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        time.sleep(600)  # outside the world's lock: other fake tools keep working while this one "forwards"
+    return code
 
 
 if __name__ == "__main__":

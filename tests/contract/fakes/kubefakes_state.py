@@ -35,6 +35,8 @@ from typing import Any
 import yaml
 
 ISTIO_GROUP = "networking.istio.io"
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+CONFIG_GROUPS = (ISTIO_GROUP, GATEWAY_API_GROUP)  # objects whose change istiod pushes to the proxies
 CLUSTER_SCOPED = {"Namespace", "Node"}
 RESOURCES = {
     # name -> (group, kind)
@@ -55,6 +57,10 @@ RESOURCES = {
         (ISTIO_GROUP, "DestinationRule"),
     ),
     **dict.fromkeys(["gateways", "gateway", "gw", "gateways.networking.istio.io"], (ISTIO_GROUP, "Gateway")),
+    **dict.fromkeys(["gtw", "gateways.gateway.networking.k8s.io"], (GATEWAY_API_GROUP, "Gateway")),
+    **dict.fromkeys(
+        ["httproutes", "httproute", "httproutes.gateway.networking.k8s.io"], (GATEWAY_API_GROUP, "HTTPRoute")
+    ),
 }
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -155,6 +161,7 @@ def new_cluster(state: dict[str, Any], name: str, *, kubernetes: str = "1.35.0",
     cluster: dict[str, Any] = {
         "objects": {},
         "crds": False,
+        "gateway_api": None,  # the bundle version of the installed Gateway API CRDs (None: not installed)
         "istio": None,
         "istiod_reachable": True,
         "generation": 0,
@@ -265,8 +272,10 @@ def put(state: dict[str, Any], cluster: dict[str, Any], doc: dict[str, Any]) -> 
         result = "created"
     meta["resourceVersion"] = str(state["clock"])
     cluster["objects"][key] = doc
-    if group_of(doc["apiVersion"]) == ISTIO_GROUP:
+    if group_of(doc["apiVersion"]) in CONFIG_GROUPS:
         cluster["generation"] += 1
+    if doc["kind"] == "Gateway" and group_of(doc["apiVersion"]) == GATEWAY_API_GROUP and old is None:
+        deploy_gateway(state, cluster, doc)
     if doc["kind"] == "Deployment":
         template_changed = old is None or (old.get("spec") or {}).get("template") != (doc.get("spec") or {}).get(
             "template"
@@ -276,11 +285,48 @@ def put(state: dict[str, Any], cluster: dict[str, Any], doc: dict[str, Any]) -> 
     return result
 
 
+def deploy_gateway(state: dict[str, Any], cluster: dict[str, Any], gateway: dict[str, Any]) -> None:
+    """What istiod's deployment controller does for a Gateway of class istio: a Deployment and a LoadBalancer
+    Service ``<name>-istio`` (its pods labelled gateway.networking.k8s.io/gateway-name, running a proxy)."""
+    if (gateway.get("spec") or {}).get("gatewayClassName") != "istio":
+        return
+    name, ns = gateway["metadata"]["name"], gateway["metadata"]["namespace"]
+    labels = {"gateway.networking.k8s.io/gateway-name": name}
+    version = str((cluster.get("istio") or {}).get("version", ""))
+    listeners = (gateway.get("spec") or {}).get("listeners") or []
+    ports = [{"name": item["name"], "port": item["port"]} for item in listeners]
+    put(
+        state,
+        cluster,
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": f"{name}-istio", "namespace": ns, "labels": labels},
+            "spec": {"type": "LoadBalancer", "selector": labels, "ports": ports},
+        },
+    )
+    put(
+        state,
+        cluster,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": f"{name}-istio", "namespace": ns, "labels": labels},
+            "spec": {
+                "template": {
+                    "metadata": {"labels": {**labels, "istio": "gateway-api"}},
+                    "spec": {"containers": [{"name": "istio-proxy", "image": f"docker.io/istio/proxyv2:{version}"}]},
+                }
+            },
+        },
+    )
+
+
 def remove(cluster: dict[str, Any], key: str) -> dict[str, Any] | None:
     doc = cluster["objects"].pop(key, None)
     if doc is None:
         return None
-    if group_of(doc["apiVersion"]) == ISTIO_GROUP:
+    if group_of(doc["apiVersion"]) in CONFIG_GROUPS:
         cluster["generation"] += 1
     if doc["kind"] == "Deployment":
         for pod_key in [k for k, o in cluster["objects"].items() if o["kind"] == "Pod" and o.get("_owner") == key]:
@@ -333,7 +379,7 @@ def make_pod(state: dict[str, Any], cluster: dict[str, Any], deployment: dict[st
     containers = copy.deepcopy((template.get("spec") or {}).get("containers") or [])
     labels = dict((template.get("metadata") or {}).get("labels") or {})
     injected_by = injector(cluster, ns)
-    gateway = labels.get("istio") == "ingressgateway"
+    gateway = labels.get("istio") in ("ingressgateway", "gateway-api")
     inject = injected_by is not None or gateway
     revision, version = injected_by or ("", "")
     if gateway:  # the gateway's own container is the proxy, of the version its Deployment names
@@ -403,7 +449,8 @@ def can_pull(state: dict[str, Any], cluster: dict[str, Any], image: str) -> bool
 
 
 def istio_objects(cluster: dict[str, Any]) -> list[dict[str, Any]]:
-    return [copy.deepcopy(o) for o in cluster["objects"].values() if group_of(o["apiVersion"]) == ISTIO_GROUP]
+    """What istiod pushes from: the Istio objects and the Gateway API objects it converts."""
+    return [copy.deepcopy(o) for o in cluster["objects"].values() if group_of(o["apiVersion"]) in CONFIG_GROUPS]
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:

@@ -26,10 +26,12 @@ from meshrelease.backends.kube.kubectl import Kubectl
 from meshrelease.backends.kube.runner import CommandResult, CommandRunner
 from meshrelease.backends.kube.tools import INSTALL_HINTS, find_istioctl
 from meshrelease.backends.kube.versions import (
+    GATEWAY_API_CRD,
     ISTIO_PINS,
     KIND_VERSION,
     PINS_FILE,
     IstioPin,
+    gateway_api_install_url,
     istio_minor,
     node_image_kubernetes,
 )
@@ -49,9 +51,12 @@ class Finding:
     ok: bool | None
     found: str
     fix: str = ""
+    warning: bool = False  # fine for the run, but something a scenario may need is missing
 
     @property
     def status(self) -> str:
+        if self.warning:
+            return "warn"
         return {True: "ok", False: "FAIL", None: "skip"}[self.ok]
 
 
@@ -165,6 +170,7 @@ class Doctor:
                 else bool(server)
             )
             self._crds(mesh, mesh_up)
+            self._gateway_api_crds(workload, bool(server), version)
             self._namespace(workload, s.namespace, bool(server), "workloads' cluster")
             if separate:
                 self._namespace(mesh, s.namespace, mesh_up, "mesh API server")
@@ -172,8 +178,8 @@ class Doctor:
 
     # -- single checks -------------------------------------------------------------------------------------
 
-    def _add(self, check: str, ok: bool | None, found: str, fix: str = "") -> None:
-        self.report.findings.append(Finding(check, ok, found, fix))
+    def _add(self, check: str, ok: bool | None, found: str, fix: str = "", *, warning: bool = False) -> None:
+        self.report.findings.append(Finding(check, ok, found, fix, warning))
 
     def _run(self, argv: list[str], timeout: float = COMMAND_TIMEOUT) -> CommandResult | str:
         """The result, or why there is none (one line)."""
@@ -399,6 +405,38 @@ class Doctor:
                 f"{crd} missing: {why}",
                 "install Istio, or on a managed mesh (ASM) pass --mesh-kubeconfig of the mesh instance",
             )
+
+    def _gateway_api_crds(self, workload: Kubectl, reachable: bool, istio_version: str) -> None:
+        """The Gateway API CRDs on the workloads' cluster: scenarios written with Gateway/HTTPRoute need them,
+        the others do not (a warning, with istio.io's install command at the version the Istio release expects)."""
+        check = "Gateway API CRDs"
+        if not reachable:
+            self._add(check, None, "not checked: the workloads' cluster is not reachable")
+            return
+        result = self._run(
+            workload.argv(["get", "crd", GATEWAY_API_CRD, "-o", "json", f"--request-timeout={SERVER_TIMEOUT}"]),
+            timeout=10,
+        )
+        if isinstance(result, CommandResult) and result.returncode == 0:
+            try:
+                annotations = (json.loads(result.stdout).get("metadata") or {}).get("annotations") or {}
+            except ValueError:
+                annotations = {}
+            bundle = annotations.get("gateway.networking.k8s.io/bundle-version", "version unknown")
+            channel = annotations.get("gateway.networking.k8s.io/channel", "")
+            self._add(check, True, f"{GATEWAY_API_CRD} ({bundle}{', ' + channel if channel else ''})")
+            return
+        pin = ISTIO_PINS.get(istio_minor(istio_version)) if istio_version else None
+        release = pin.gateway_api if pin is not None and pin.gateway_api else "<the version your Istio expects>"
+        connection = " ".join(workload.connection_args())
+        self._add(
+            check,
+            True,
+            "absent: scenarios that apply Gateway or HTTPRoute objects cannot run",
+            f"kubectl {connection + ' ' if connection else ''}apply --server-side -f "
+            f"{gateway_api_install_url(release)}",
+            warning=True,
+        )
 
     def _namespace(self, kubectl: Kubectl, namespace: str, reachable: bool, where: str) -> None:
         check = f"namespace {namespace} ({where})"

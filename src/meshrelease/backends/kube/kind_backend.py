@@ -33,6 +33,7 @@ from meshrelease.backends.base import BackendInfo
 from meshrelease.backends.kube.images import HostImages
 from meshrelease.backends.kube.istioctl import Istioctl
 from meshrelease.backends.kube.kind import KindCluster
+from meshrelease.backends.kube.kubectl import Kubectl
 from meshrelease.backends.kube.manifests import deployment_images
 from meshrelease.backends.kube.runner import CommandRunner
 from meshrelease.backends.kube.session import MeshSession
@@ -44,7 +45,17 @@ from meshrelease.backends.kube.tools import (
     istioctl_client_version,
     locate_tools,
 )
-from meshrelease.backends.kube.versions import bookinfo_registry_for, image_tag, node_image_kubernetes, pin_for
+from meshrelease.backends.kube.versions import (
+    GATEWAY_API_CRD,
+    HTTP_ROUTE_CRD,
+    ISTIO_PINS,
+    bookinfo_registry_for,
+    gateway_api_install_url,
+    image_tag,
+    istio_minor,
+    node_image_kubernetes,
+    pin_for,
+)
 from meshrelease.backends.kube.warmup import ClientFactory
 from meshrelease.backends.settings import KindSettings
 from meshrelease.data import data_dir
@@ -79,6 +90,7 @@ class KindBackend(SessionBackend):
         self.node_image = ""
         self.preloaded: list[str] = []  # images loaded into the node from the host
         self.warmup_counts: dict[str, int] = {}
+        self.gateway_api_note = ""  # what start() did about the Gateway API CRDs
         self.close_message = ""
         self._ingress_url = ""
         self._started = False
@@ -145,6 +157,7 @@ class KindBackend(SessionBackend):
         )
         self.session = session
         self._ensure_istio(istioctl, operator, node_port, check_node_port=not s.ingress_url)
+        self._ensure_gateway_api(kubectl)
         if s.namespace != "default":
             session.apply_infrastructure(
                 [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": s.namespace}}], "namespace"
@@ -224,6 +237,43 @@ class KindBackend(SessionBackend):
         finally:
             shutil.rmtree(workdir, ignore_errors=True)  # the archive: gigabytes
         self.preloaded += images
+
+    def _ensure_gateway_api(self, kubectl: Kubectl) -> None:
+        """Install the Gateway API CRDs (standard channel) at the release this Istio builds against, as istio.io's
+        Gateway API tasks do, unless the cluster has them; wait until they are Established (bounded)."""
+        crd = kubectl.get_json("crd", GATEWAY_API_CRD, ignore_not_found=True)
+        if crd:
+            annotations = (crd.get("metadata") or {}).get("annotations") or {}
+            bundle = annotations.get("gateway.networking.k8s.io/bundle-version", "an unknown version")
+            self.gateway_api_note = f"the cluster already had the Gateway API CRDs ({bundle}); left as they are"
+            log.info(self.gateway_api_note)
+            return
+        pin = ISTIO_PINS.get(istio_minor(self.istio_version))
+        if pin is None or not pin.gateway_api:
+            self.gateway_api_note = (
+                f"no Gateway API release is pinned for Istio {self.istio_version}: its CRDs were not installed, "
+                "so scenarios with Gateway or HTTPRoute objects fail to apply"
+            )
+            log.warning(self.gateway_api_note)
+            return
+        url = gateway_api_install_url(pin.gateway_api)
+        kubectl.run(
+            ["apply", "--server-side", "-f", url],
+            timeout=self.settings.install_timeout,
+            hint=f"the Gateway API {pin.gateway_api} CRDs come from {url}: check that the cluster's host can fetch it",
+        )
+        kubectl.run(
+            [
+                "wait",
+                "--for=condition=Established",
+                f"--timeout={int(self.settings.install_timeout)}s",
+                f"crd/{GATEWAY_API_CRD}",
+                f"crd/{HTTP_ROUTE_CRD}",
+            ],
+            timeout=self.settings.install_timeout + 10,
+        )
+        self.gateway_api_note = f"installed the Gateway API {pin.gateway_api} CRDs (standard channel)"
+        log.info(self.gateway_api_note)
 
     def _ensure_istio(self, istioctl: Istioctl, operator: Path, node_port: int, *, check_node_port: bool) -> None:
         kubectl = istioctl.cluster

@@ -19,7 +19,7 @@ from typing import Any
 from meshrelease.backends.base import ApplyResult, ObjectDoc
 from meshrelease.backends.kube.kubectl import Kubectl
 from meshrelease.backends.kube.manifests import ManifestWriter, is_istio, object_key, restorable, with_namespace
-from meshrelease.k8s.objects import ISTIO_GROUP, ObjectKey
+from meshrelease.k8s.objects import GATEWAY_API_GROUP, ISTIO_GROUP, ObjectKey
 
 # Teardown order: routes before the subsets they use (make before break, in reverse); restores the other way.
 _DELETE_ORDER = {"VirtualService": 0, "Gateway": 1, "DestinationRule": 3}
@@ -36,7 +36,8 @@ class Touched:
 
     @property
     def routing(self) -> bool:
-        return self.key.group == ISTIO_GROUP
+        """Istio and Gateway API objects: what ``reset_routing`` removes or restores."""
+        return self.key.group in (ISTIO_GROUP, GATEWAY_API_GROUP)
 
 
 class AppliedObjects:

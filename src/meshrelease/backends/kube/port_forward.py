@@ -43,6 +43,15 @@ class PortForward:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.local_port}"
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def running(self) -> bool:
+        """Whether the process is still alive (False once it exited and was reaped)."""
+        return self._proc.poll() is None
+
     def _read(self) -> None:
         assert self._proc.stdout is not None
         for line in self._proc.stdout:

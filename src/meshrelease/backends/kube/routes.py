@@ -39,6 +39,7 @@ __all__ = [
     "RouteShape",
     "describe_routes",
     "expect_default_route",
+    "expect_model",
     "expect_virtual_service",
     "parse_cluster_name",
     "route_shape",
@@ -227,7 +228,11 @@ def winning_virtual_service(
 def expect_virtual_service(vs: Mapping[str, Any], default_namespace: str, proxy: Proxy | None = None) -> Expectation:
     """The routes istiod renders for ``vs``'s HTTP rules on ``proxy`` (by default: any proxy they apply to;
     rules that depend on what is not known of it make the expectation inexact)."""
-    rules = VirtualService.from_object(vs, default_namespace)
+    return expect_model(VirtualService.from_object(vs, default_namespace), proxy)
+
+
+def expect_model(rules: VirtualService, proxy: Proxy | None = None) -> Expectation:
+    """:func:`expect_virtual_service` for a VirtualService model (also one converted from Gateway API routes)."""
     plan = plan_routes(rules, proxy or Proxy())
     shapes: list[RouteShape] = []
     for planned in plan.routes:

@@ -87,6 +87,11 @@ class SessionBackend(ABC):
         self._forwards[key] = forward
         return forward.url
 
+    @property
+    def port_forwards(self) -> list[PortForward]:
+        """The ``kubectl port-forward`` processes :meth:`gateway_url` keeps running."""
+        return list((self._forwards or {}).values())
+
     def stop_port_forwards(self) -> None:
         """End every ``kubectl port-forward`` :meth:`gateway_url` started."""
         forwards, self._forwards = self._forwards or {}, None

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from meshrelease.backends.kube.gateway_api_sync import GATEWAY_PROXY_PREFIX, gateway_proxy_selector, route_checks
 from meshrelease.backends.kube.istioctl import Istioctl
 from meshrelease.backends.kube.kubectl import ALL_NAMESPACES, Kubectl
 from meshrelease.backends.kube.manifests import items_of
@@ -34,10 +35,12 @@ from meshrelease.backends.kube.routes import (
 from meshrelease.errors import CommandError, MeshReleaseError, WaitTimeout
 from meshrelease.k8s.hosts import MESH_GATEWAY, fqdn, is_wildcard
 from meshrelease.k8s.istio_routes import Proxy, VirtualService, parse_cluster_name
-from meshrelease.k8s.objects import ISTIO_GROUP, ObjectKey
+from meshrelease.k8s.objects import GATEWAY_API_GROUP, ISTIO_GROUP, ObjectKey
 
 VS_RESOURCE = "virtualservices.networking.istio.io"
 DR_RESOURCE = "destinationrules.networking.istio.io"
+GATEWAY_RESOURCE = "gateways.gateway.networking.k8s.io"
+HTTP_ROUTE_RESOURCE = "httproutes.gateway.networking.k8s.io"
 
 
 @dataclass
@@ -79,9 +82,12 @@ class ProxySync:
         started = time.monotonic()
         deadline = started + timeout
         istio_changes = {k: v for k, v in changes.items() if k.group == ISTIO_GROUP}
-        if not istio_changes:
+        gateway_api_changes = {k: v for k, v in changes.items() if k.group == GATEWAY_API_GROUP}
+        if not istio_changes and not gateway_api_changes:
             return 0.0
-        checks = self._checks(istio_changes)
+        checks = self._checks(istio_changes) if istio_changes else []
+        if gateway_api_changes:
+            checks += self._gateway_api_checks(gateway_api_changes)
         proxies: dict[str, str] = {}
         while True:
             dumps: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -189,10 +195,33 @@ class ProxySync:
                     )
         return checks
 
+    def _gateway_api_checks(self, changes: Mapping[ObjectKey, Sequence[Mapping[str, Any]]]) -> list[_Check]:
+        """HTTPRoute-derived routes (:mod:`meshrelease.backends.kube.gateway_api_sync`), from the live objects."""
+        live_gateway_api = [
+            *self.workload.list_items(GATEWAY_RESOURCE, namespace=ALL_NAMESPACES),
+            *self.workload.list_items(HTTP_ROUTE_RESOURCE, namespace=ALL_NAMESPACES),
+        ]
+        services = [
+            (str(s["metadata"].get("namespace", "")), str(s["metadata"]["name"]))
+            for s in self.workload.list_items("services", namespace=ALL_NAMESPACES)
+        ]
+        changed = [body for bodies in changes.values() for body in bodies]
+        checks = []
+        for check in route_checks(changed, live_gateway_api, self._live(VS_RESOURCE), services, self.targets.namespace):
+            test = (
+                _sidecar_test(check.host, check.expected)
+                if check.proxy == "client"
+                else _gateway_test(check.host, check.expected)
+            )
+            checks.append(_Check(check.proxy, "routes", check.what, test))
+        return checks
+
     # -- talking to the cluster ------------------------------------------------------------------------
 
     def _resolve(self, proxy: str) -> str:
-        if proxy == "gateway":
+        if proxy.startswith(GATEWAY_PROXY_PREFIX):
+            ns, selector = gateway_proxy_selector(proxy)
+        elif proxy == "gateway":
             ns, selector = self.targets.gateway_namespace, self.targets.gateway_selector
         else:
             ns, selector = self.targets.namespace, self.targets.client_selector

@@ -31,6 +31,7 @@ class IstioPin:
     kubernetes_min: str  # oldest Kubernetes minor this Istio minor supports, e.g. "1.32"
     kubernetes_max: str  # newest, e.g. "1.36"
     bookinfo_registry: str  # where this release's Bookinfo sample pulls from, e.g. "registry.istio.io/release"
+    gateway_api: str = ""  # the Gateway API release its istiod builds against (go.mod), e.g. "v1.5.1"
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     def supports_kubernetes(self, version: str) -> bool:
@@ -63,6 +64,7 @@ def _pins(table: dict[str, Any]) -> dict[str, IstioPin]:
             kubernetes_min=str(row["kubernetes_min"]),
             kubernetes_max=str(row["kubernetes_max"]),
             bookinfo_registry=str(row["bookinfo_registry"]),
+            gateway_api=str(row.get("gateway_api", "")),
             sources={str(k): str(v) for k, v in (row.get("sources") or {}).items()},
         )
     return out
@@ -133,3 +135,12 @@ def image_tag(image: str) -> str:
     ref = image.split("@", 1)[0]
     last = ref.rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else ""
+
+
+GATEWAY_API_CRD = "gateways.gateway.networking.k8s.io"
+HTTP_ROUTE_CRD = "httproutes.gateway.networking.k8s.io"
+
+
+def gateway_api_install_url(version: str) -> str:
+    """The standard-channel CRDs of a Gateway API release, as istio.io's Gateway API tasks install them."""
+    return f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{version}/standard-install.yaml"
