@@ -95,3 +95,9 @@ def _quote(arg: str) -> str:
     import shlex
 
     return shlex.quote(arg)
+
+
+class ProcessDied(MeshReleaseError):
+    """A process the mesh needs (a proxy, the workload host, a workload command) is no longer running. A backend
+    raising it cannot serve again as it is: :class:`~meshrelease.backends.base.LazyBackend` starts a fresh one
+    for the next step, and the step runner replays that step's scenario from its first step."""

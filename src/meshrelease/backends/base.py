@@ -6,12 +6,16 @@ differs (a local Envoy mesh, a kind cluster with Istio, an existing cluster) sit
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from meshrelease.errors import MeshReleaseError
+from meshrelease.errors import MeshReleaseError, ProcessDied
+
+log = logging.getLogger("meshrelease.backends")
 
 ObjectDoc = Mapping[str, Any]
 """One Kubernetes-style object as parsed from YAML (apiVersion, kind, metadata, spec)."""
@@ -89,6 +93,8 @@ class LazyBackend:
         self._on_started = on_started
         self._backend: Backend | None = None
         self._created: Backend | None = None  # kept even when start() failed, so close() can clean up
+        self._dead: str | None = None  # why the started backend can no longer serve (restarted on next use)
+        self.restarts = 0
         self._error: MeshReleaseError | None = None
         self._lock = threading.Lock()
         self.name = "lazy"
@@ -97,6 +103,14 @@ class LazyBackend:
         with self._lock:
             if self._error is not None:
                 raise MeshReleaseError(f"the mesh could not be started: {self._error}")
+            if self._backend is not None and self._dead is not None:
+                # A process the mesh needs died: tear it down and start a fresh one for what comes next.
+                log.warning("restarting the %s mesh: %s", self._backend.name, self._dead)
+                self._dead = None
+                dead, self._backend, self._created = self._backend, None, None
+                with contextlib.suppress(MeshReleaseError):
+                    dead.close()
+                self.restarts += 1
             if self._backend is None:
                 try:
                     backend = self._factory()
@@ -133,7 +147,11 @@ class LazyBackend:
         self._get().reset_routing()
 
     def wait_synced(self, timeout: float = 30.0) -> float:
-        return self._get().wait_synced(timeout)
+        try:
+            return self._get().wait_synced(timeout)
+        except ProcessDied as exc:
+            self._dead = str(exc).splitlines()[0]
+            raise
 
     @property
     def ingress_url(self) -> str:

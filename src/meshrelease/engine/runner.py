@@ -32,7 +32,7 @@ from meshrelease.bookinfo.client import BookinfoClient
 from meshrelease.engine.browser_check import judge_view, screenshot_name
 from meshrelease.engine.results import BrowserView, ExpectationResult, PageExample, StepResult, TimeBin
 from meshrelease.engine.sampler import PageSampler, Sample
-from meshrelease.errors import MeshReleaseError, ValidationError
+from meshrelease.errors import MeshReleaseError, ProcessDied, ValidationError
 from meshrelease.k8s.kinds import kind_info
 from meshrelease.k8s.manifest import load_manifests, with_default_namespace
 from meshrelease.scenario.labels import OK_LABEL, expected_set, label_page
@@ -165,6 +165,10 @@ class StepRunner:
                 result.expectations.append(self.check(scenario, step, exp))
             if self.viewer is not None:
                 result.views = self.browse(self.viewer, scenario, step, result)
+        except ProcessDied as exc:
+            # The backend starts a fresh mesh for the next step, which then replays its scenario from the start.
+            self._state = None
+            result.error = f"{exc}\nthe next step runs on a restarted mesh"
         except (ValidationError, MeshReleaseError) as exc:
             result.error = str(exc)
         result.seconds = time.monotonic() - start

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -29,14 +30,14 @@ from meshrelease.backends.base import ApplyResult, BackendInfo, ObjectDoc
 from meshrelease.backends.local import status as mesh_status
 from meshrelease.backends.local.apiserver.store import ObjectStore
 from meshrelease.backends.local.dataplane import accesslog
-from meshrelease.backends.local.dataplane.envoy import EnvoyProcess
+from meshrelease.backends.local.dataplane.envoy import ConfigRejected, EnvoyProcess
 from meshrelease.backends.local.model import Pod, Translation
 from meshrelease.backends.local.options import LocalMeshOptions
 from meshrelease.backends.local.runtime import MeshRuntime
 from meshrelease.backends.local.sync import ConfigSync
 from meshrelease.backends.local.transaction import Transactions
 from meshrelease.data import bookinfo_manifests
-from meshrelease.errors import MeshReleaseError
+from meshrelease.errors import MeshReleaseError, ProcessDied
 from meshrelease.k8s.manifest import load_manifests
 from meshrelease.k8s.objects import GATEWAY_API_GROUP, ObjectKey
 
@@ -143,7 +144,60 @@ class LocalMesh:
             self._changes.reset_routing()
 
     def wait_synced(self, timeout: float = 30.0) -> float:
-        return self._sync.wait_synced(timeout, self._proxies)
+        """Wait until every proxy runs the configuration last applied.
+
+        A process of the mesh that died fails at once (:class:`ProcessDied`, naming it, its pid, exit status
+        and log). A configuration an Envoy refused is rolled back: the store returns to what the data plane last
+        ran, that is pushed again, and :class:`ConfigRejected` names Envoy's reason and the objects rolled back,
+        so the mesh keeps accepting later applies."""
+        started = time.monotonic()
+        self._check_processes()
+        try:
+            waited = self._sync.wait_synced(timeout, self._proxies)
+        except ConfigRejected as exc:
+            with self._lock:
+                rolled_back = self._changes.roll_back_to_synced()
+            self._wait_after_rollback(started + max(5.0, timeout))
+            objects = ", ".join(rolled_back) or "nothing had changed"
+            raise ConfigRejected(
+                exc.proxy,
+                exc.resource,
+                f"{exc.reason}; the change was rolled back ({objects}): the mesh runs what it ran before",
+                self.run_dir / "proxies",
+            ) from None
+        self._check_processes()
+        with self._lock:
+            self._changes.mark_synced()
+        return waited
+
+    def _wait_after_rollback(self, deadline: float) -> None:
+        """Wait for the rolled-back configuration. Other proxies may report the refused update too (each once):
+        those reports are about the change already undone."""
+        for _ in range(len(self._proxies()) + 1):
+            try:
+                self._sync.wait_synced(max(0.5, deadline - time.monotonic()), self._proxies)
+                return
+            except ConfigRejected:
+                continue
+        self._sync.wait_synced(max(0.5, deadline - time.monotonic()), self._proxies)
+
+    def _check_processes(self) -> None:
+        """Raise :class:`ProcessDied` naming the first process of the mesh that is no longer running."""
+        host = self._runtime.host
+        if host is not None and host.returncode is not None:
+            raise ProcessDied(
+                f"the workload host (pid {host.pid}, every Bookinfo pod) is not running (exit status "
+                f"{host.returncode}); see {self.run_dir / 'logs' / 'workloads.log'}"
+            )
+        for proc in self._proxies():
+            if not proc.alive():
+                raise ProcessDied(proc.died_message())
+        for pod in list(self._runtime.pods.values()):
+            if pod.command is not None and pod.command.poll() is not None:
+                raise ProcessDied(
+                    f"the --workload command of pod {pod.plan.name} (pid {pod.command.pid}) is not running "
+                    f"(exit status {pod.command.poll()})"
+                )
 
     def describe(self) -> BackendInfo:
         return mesh_status.describe(self._runtime, self.options.envoy_bin)
@@ -161,7 +215,12 @@ class LocalMesh:
 
     def diagnostics(self) -> dict[str, str]:
         with self._lock:
-            return mesh_status.diagnostics(self._runtime, self._sync.last_translation)
+            out = mesh_status.diagnostics(self._runtime, self._sync.last_translation)
+            try:
+                self._check_processes()
+            except ProcessDied as exc:
+                out = {"dead process": str(exc), **out}
+            return out
 
     # ----------------------------------------------------------------- status / introspection
     def status(self) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class Transactions:
         self.runtime = runtime
         self.sync = sync
         self._baseline: dict[ObjectKey, StoredObject] = {}
+        self._synced: dict[ObjectKey, StoredObject] = {}  # the objects the data plane last ran completely
 
     def apply(self, docs: Sequence[ObjectDoc], *, source: str | None = None) -> ApplyResult:
         check = functools.partial(self.check_candidate, source=source)
@@ -53,6 +54,20 @@ class Transactions:
     def mark_baseline(self) -> None:
         """Remember the stored objects as the state :meth:`reset_routing` returns to (the state after start)."""
         self._baseline = {o.key: o for o in self.store.objects()}
+
+    def mark_synced(self) -> None:
+        """Remember the stored objects as what every proxy runs (after a wait_synced that succeeded)."""
+        self._synced = {o.key: o for o in self.store.objects()}
+
+    def roll_back_to_synced(self) -> list[str]:
+        """Put the store back to what the data plane last ran and push it again (after Envoy refused a later
+        change); returns the objects that changed, as ``Kind ns/name``."""
+        current = {o.key: o for o in self.store.objects()}
+        keys = {k for k in current if k not in self._synced}
+        keys |= {k for k, o in self._synced.items() if k not in current or current[k].body != o.body}
+        if self._restore_objects(self._synced):
+            self.reconcile()
+        return sorted(k.ref() for k in keys)
 
     def reset_routing(self) -> None:
         """Bring every object back to the baseline (routing included); cheap when unchanged."""

@@ -28,7 +28,7 @@ import requests
 from meshrelease.backends.local.dataplane.lifeline import lifeline
 from meshrelease.backends.local.model import ProxyResources, ProxySpec
 from meshrelease.backends.local.translate.translator import rds_path
-from meshrelease.errors import MeshReleaseError, WaitTimeout
+from meshrelease.errors import MeshReleaseError, ProcessDied, WaitTimeout
 
 LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
@@ -37,6 +37,19 @@ ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 
 class EnvoyStartError(MeshReleaseError):
     """An Envoy process exited or did not become ready; the message carries the tail of its log."""
+
+
+class ConfigRejected(MeshReleaseError):
+    """An Envoy refused (NACKed) an xDS update: ``proxy`` is its id, ``reason`` Envoy's own words."""
+
+    def __init__(self, proxy: str, resource: str, reason: str, log_path: Path) -> None:
+        super().__init__(
+            f"Envoy {proxy} rejected the {resource} update: {reason}",
+            hint=f"see the proxy log {log_path}",
+        )
+        self.proxy = proxy
+        self.resource = resource
+        self.reason = reason
 
 
 def _canonical(resource: dict[str, Any]) -> str:
@@ -114,8 +127,32 @@ def _digest(resources: list[dict[str, Any]]) -> str:
 
 _SYNC_STATS = (
     r"^(listener_manager\.lds\.version_text|cluster_manager\.cds\.version_text|http\..*\.rds\..*\.version_text"
-    r"|listener_manager\.total_listeners_warming|cluster_manager\.warming_clusters)$"
+    r"|listener_manager\.total_listeners_warming|cluster_manager\.warming_clusters"
+    r"|listener_manager\.lds\.update_rejected|cluster_manager\.cds\.update_rejected|http\..*\.rds\..*\.update_rejected)$"
 )
+
+
+def _subscription(name: str, suffix: str) -> str | None:
+    """``lds``, ``cds`` or ``rds/<route config>`` for a subscription stat ending in ``.<suffix>``."""
+    if name == f"listener_manager.lds.{suffix}":
+        return "lds"
+    if name == f"cluster_manager.cds.{suffix}":
+        return "cds"
+    if name.endswith(f".{suffix}") and ".rds." in name:
+        return "rds/" + name.split(".rds.", 1)[1][: -len(suffix) - 1]
+    return None
+
+
+def parse_rejections(text: str) -> dict[str, int]:
+    """``/stats`` lines -> {"lds"|"cds"|"rds/<name>": updates Envoy rejected so far}."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(": ")
+        key = _subscription(name, "update_rejected")
+        if key is not None:
+            with contextlib.suppress(ValueError):
+                out[key] = out.get(key, 0) + int(value.strip())
+    return out
 
 
 def parse_sync_stats(text: str) -> tuple[dict[str, str], int]:
@@ -125,6 +162,8 @@ def parse_sync_stats(text: str) -> tuple[dict[str, str], int]:
     for line in text.splitlines():
         name, _, value = line.partition(": ")
         value = value.strip()
+        if name.endswith(".update_rejected"):
+            continue
         if name == "listener_manager.lds.version_text":
             versions["lds"] = value.strip('"')
         elif name == "cluster_manager.cds.version_text":
@@ -203,6 +242,7 @@ class EnvoyProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.admin_url: str | None = None
         self._session = requests.Session()
+        self._rejections_seen: dict[str, int] = {}  # update_rejected counters already reported
 
     def start(self) -> None:
         """Start the process (does not wait; see :meth:`wait_ready`)."""
@@ -265,11 +305,22 @@ class EnvoyProcess:
             time.sleep(0.01)
 
     def lagging(self) -> str | None:
-        """None when the proxy accepted every file written to it and nothing is warming, else the first gap."""
+        """None when the proxy accepted every file written to it and nothing is warming, else the first gap.
+
+        Raises :class:`ProcessDied` when the process has exited and :class:`ConfigRejected` when Envoy rejected
+        an update since the last time it was in sync (its rejected-update counters moved), with Envoy's reason
+        from its log."""
+        if not self.alive():
+            raise ProcessDied(self.died_message())
         if self.admin_url is None:
             return "admin endpoint not known yet"
         resp = self._session.get(f"{self.admin_url}/stats", params={"filter": _SYNC_STATS}, timeout=5.0)
         resp.raise_for_status()
+        rejections = parse_rejections(resp.text)
+        for key, count in sorted(rejections.items()):
+            if count > self._rejections_seen.get(key, 0):
+                self._rejections_seen = rejections  # reported once; a later wait looks for new rejections only
+                raise ConfigRejected(self.proxy.id, key, self.rejection_reason(), self.log_path)
         running, warming = parse_sync_stats(resp.text)
         for key, version in sorted(self.xds.expected.items()):
             have = running.get(key)
@@ -295,6 +346,23 @@ class EnvoyProcess:
                 if int(value.strip()) > 0:
                     out[name.strip()] = int(value.strip())
         return out
+
+    def rejection_reason(self) -> str:
+        """Envoy's last words about a rejected update (its log's last line saying so)."""
+        for line in reversed(self.log_tail(200).splitlines()):
+            lowered = line.lower()
+            if "rejected" in lowered or "error adding/updating" in lowered or "invalid" in lowered:
+                return line.split("] ", 3)[-1].strip() if "] " in line else line.strip()
+        return "no reason found in its log"
+
+    def died_message(self) -> str:
+        code = None if self.proc is None else self.proc.poll()
+        pid = None if self.proc is None else self.proc.pid
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        return (
+            f"{'gateway' if self.proxy.kind == 'gateway' else 'sidecar'} Envoy {self.proxy.id} (pod {self.proxy.pod}, "
+            f"pid {pid}) is not running ({how}); its log ends:\n{self.log_tail(10)}"
+        )
 
     @property
     def pid(self) -> int | None:
@@ -346,6 +414,8 @@ def wait_synced(processes: list[EnvoyProcess], timeout: float, *, poll: float = 
         for p in pending:
             try:
                 gap = p.lagging()
+            except (ConfigRejected, ProcessDied):
+                raise
             except (requests.RequestException, MeshReleaseError) as exc:
                 gap = f"admin endpoint not answering ({exc.__class__.__name__})"
             if gap is not None:

@@ -22,6 +22,7 @@ from meshrelease.backends.local.validation.common import (
     re2_error,
     wildcard_domain_problem,
 )
+from meshrelease.backends.local.validation.header_value import header_value_problem
 from meshrelease.k8s.objects import FieldPath as Path
 
 JWT_CLAIM_PREFIX = "@request.auth.claims."
@@ -170,10 +171,7 @@ def _header_operation_name_problem(name: str) -> str | None:
 
 
 def _header_value_problem(value: Any) -> str | None:
-    text = str(value)
-    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in text):
-        return f"header value configuration {text} is invalid"
-    return None
+    return header_value_problem(str(value))
 
 
 def check_header_operations(result: WebhookResult, headers: Any, path: Path) -> None:
