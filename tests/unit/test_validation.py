@@ -1127,3 +1127,142 @@ def test_re2_errors_read_like_go(pattern: str, message: str | None) -> None:
 )
 def test_go_durations(text: str, nanos: int | None) -> None:
     assert parse_duration_ns(text) == nanos
+
+
+# ------------------------------------------------------------------------------------------ Istio's stricter rules
+GW_SELECTOR = {"istio": "ingressgateway"}
+STRICTER_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
+    (
+        "header-value-unterminated-variable",
+        http(headers={"request": {"set": {"x-a": "abcd%oijasodifj"}}}),
+        [
+            "header value configuration: invalid header configuration. Un-terminated variable expression "
+            "'abcd%oijasodifj' (at spec.http[0].headers.request.set.x-a)"
+        ],
+    ),
+    (
+        "header-value-unescaped-percent",
+        http(headers={"response": {"add": {"x-t": "%START_TIME%%"}}}),
+        ["header value configuration: invalid header configuration. Un-escaped % (at spec.http[0].headers.response"],
+    ),
+    (
+        "duplicate-cookie-attribute",
+        dr(
+            {
+                "host": "reviews",
+                "trafficPolicy": {
+                    "loadBalancer": {
+                        "consistentHash": {
+                            "httpCookie": {
+                                "name": "session",
+                                "ttl": "0s",
+                                "attributes": [{"name": "SameSite", "value": "Lax"}, {"name": "SameSite"}],
+                            }
+                        }
+                    }
+                },
+            }
+        ),
+        ["duplicate cookie attribute name: SameSite"],
+    ),
+    (
+        "ip-literal-destination-rule-host",
+        dr({"host": "1.2.3.4"}),
+        ['domain name "2.3.4" invalid (top level domain "4" cannot be all-numeric)'],
+    ),
+    (
+        "short-gateway-host",
+        gateway({"selector": GW_SELECTOR, "servers": [server(hosts=["bookinfo"])]}),
+        ["short names (non FQDN) are not allowed (at spec.servers[0].hosts[0])"],
+    ),
+    (
+        "partial-wildcard-gateway-host",
+        gateway({"selector": GW_SELECTOR, "servers": [server(hosts=["*bar.com"])]}),
+        ['partial wildcard "*bar.com" not allowed'],
+    ),
+    (
+        "partial-wildcard-namespaced-gateway-host",
+        gateway({"selector": GW_SELECTOR, "servers": [server(hosts=["default/*bar.com"])]}),
+        ['partial wildcard "*bar.com" not allowed'],
+    ),
+    (
+        "insecure-skip-verify-with-credential",
+        dr(
+            {
+                "host": "reviews",
+                "trafficPolicy": {"tls": {"mode": "SIMPLE", "insecureSkipVerify": True, "credentialName": "c"}},
+            }
+        ),
+        ["cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true"],
+    ),
+    (
+        "credential-name-with-client-certificate",
+        dr(
+            {
+                "host": "reviews",
+                "trafficPolicy": {"tls": {"mode": "MUTUAL", "credentialName": "c", "clientCertificate": "/etc/c.pem"}},
+            }
+        ),
+        ["cannot specify client certificates or CA certificate or CA CRL If credentialName is set"],
+    ),
+    (
+        "unix-bind-with-port",
+        gateway({"selector": GW_SELECTOR, "servers": [server(bind="unix:///var/run/gw.sock")]}),
+        ["port number must be 0 for unix domain socket: number:8080"],
+    ),
+    (
+        "istio-mutual-server-with-certificate",
+        gateway(
+            {
+                "selector": GW_SELECTOR,
+                "servers": [
+                    {
+                        "port": {"number": 8443, "name": "https", "protocol": "HTTPS"},
+                        "hosts": ["*"],
+                        "tls": {"mode": "ISTIO_MUTUAL", "serverCertificate": "/etc/cert.pem"},
+                    }
+                ],
+            }
+        ),
+        ["ISTIO_MUTUAL TLS cannot have associated server certificate (at spec.servers[0].tls.serverCertificate)"],
+    ),
+    (
+        "warmup-minimum-percent-above-100",
+        dr(
+            {
+                "host": "reviews",
+                "trafficPolicy": {
+                    "loadBalancer": {"simple": "ROUND_ROBIN", "warmup": {"duration": "10s", "minimumPercent": 150}}
+                },
+            }
+        ),
+        ["spec.trafficPolicy.loadBalancer.warmup.minimumPercent in body should be less than or equal to 100"],
+    ),
+    (
+        "warmup-without-duration",
+        dr(
+            {
+                "host": "reviews",
+                "trafficPolicy": {"loadBalancer": {"simple": "ROUND_ROBIN", "warmup": {"aggression": 2}}},
+            }
+        ),
+        ["spec.trafficPolicy.loadBalancer.warmup.duration: Required value"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("doc", "fragments"), [c[1:] for c in STRICTER_CASES], ids=[c[0] for c in STRICTER_CASES])
+def test_what_istio_refuses_is_refused_with_its_message(doc: dict[str, Any], fragments: list[str]) -> None:
+    """Cases from Istio's own validation (istio/istio 1.30.3 pkg/config/validation), refused by the webhook or the
+    CRD schema before the local backend's own "not supported" checks."""
+    entry = rejected(doc)
+    for fragment in fragments:
+        assert fragment in entry, entry
+    assert "not supported by the local backend" not in entry
+
+
+@pytest.mark.parametrize(
+    "value", ["canary", "100%%", "%HOSTNAME%", "prefix %REQ(x-user)% suffix", '%REQ_WITH_FORMAT(["a", "b"])%', ""]
+)
+def test_header_values_envoy_accepts_pass(value: str) -> None:
+    accepted(http(headers={"request": {"set": {"x-a": value}}}))

@@ -191,6 +191,9 @@ def wildcard_domain_problem(domain: str) -> str | None:
 def dns1123_labels_problem(name: str, whole: str | None = None) -> str | None:
     """Istio's check that every dot-separated label is a DNS-1123 label (a trailing dot is allowed)."""
     shown = whole if whole is not None else name
+    top_level = name.split(".")[-1]
+    if re.fullmatch(r"[+-]?[0-9]+", top_level):  # Go's strconv.Atoi accepts it
+        return f"domain name {go_quote(name)} invalid (top level domain {go_quote(top_level)} cannot be all-numeric)"
     labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
     for label in labels:
         if not is_dns1123_label(label):

@@ -89,6 +89,7 @@ def _check_traffic_policy(result: WebhookResult, policy: dict[str, Any], path: P
     _check_outlier_detection(result, policy.get("outlierDetection"), (*path, "outlierDetection"))
     _check_connection_pool(result, policy.get("connectionPool"), (*path, "connectionPool"))
     _check_load_balancer(result, policy.get("loadBalancer"), (*path, "loadBalancer"))
+    _check_client_tls(result, policy.get("tls"), (*path, "tls"))
     for index, port_policy in enumerate(as_list(policy.get("portLevelSettings"))):
         here = (*path, "portLevelSettings", index)
         if port_policy is None:
@@ -103,8 +104,28 @@ def _check_traffic_policy(result: WebhookResult, policy: dict[str, Any], path: P
             _check_outlier_detection(result, port_policy.get("outlierDetection"), (*here, "outlierDetection"))
             _check_connection_pool(result, port_policy.get("connectionPool"), (*here, "connectionPool"))
             _check_load_balancer(result, port_policy.get("loadBalancer"), (*here, "loadBalancer"))
+            _check_client_tls(result, port_policy.get("tls"), (*here, "tls"))
     if "tunnel" in policy:
         _check_tunnel(result, as_dict(policy["tunnel"]), (*path, "tunnel"))
+
+
+def _check_client_tls(result: WebhookResult, tls: Any, path: Path) -> None:
+    """istio/istio 1.30.3 pkg/config/validation/agent/validation.go ValidateTLS (client TLS settings)."""
+    if not isinstance(tls, dict):
+        return
+    mode = tls.get("mode")
+    if tls.get("insecureSkipVerify") is True:
+        if mode == "SIMPLE" and (tls.get("caCertificates") or tls.get("credentialName") or "subjectAltNames" in tls):
+            result.err(
+                path,
+                "cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set "
+                "true",
+            )
+        if mode == "MUTUAL" and (tls.get("caCertificates") or "subjectAltNames" in tls):
+            result.err(path, "cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true")
+    credentials = any(tls.get(k) for k in ("clientCertificate", "caCertificates", "privateKey", "caCrl"))
+    if mode in ("SIMPLE", "MUTUAL") and tls.get("credentialName") and credentials:
+        result.err(path, "cannot specify client certificates or CA certificate or CA CRL If credentialName is set")
 
 
 def _check_tunnel(result: WebhookResult, tunnel: dict[str, Any], path: Path) -> None:
@@ -191,6 +212,15 @@ def _check_load_balancer(result: WebhookResult, balancer: Any, path: Path) -> No
         here = (*path, "consistentHash")
         if "httpCookie" in consistent and not as_dict(consistent["httpCookie"]).get("name"):
             result.err((*here, "httpCookie"), "name required for HttpCookie")
+        attribute_names: set[str] = set()
+        for position, attribute in enumerate(as_list(as_dict(consistent.get("httpCookie")).get("attributes"))):
+            where = (*here, "httpCookie", "attributes", position)
+            name = str(as_dict(attribute).get("name") or "")
+            if not name:
+                result.err(where, "cookie attribute name cannot be empty")
+            elif name in attribute_names:
+                result.err(where, f"duplicate cookie attribute name: {name}")
+            attribute_names.add(name)
         if consistent.get("minimumRingSize"):
             result.warn(
                 (*here, "minimumRingSize"),

@@ -106,23 +106,39 @@ def _check_server(result: WebhookResult, server: dict[str, Any], path: Path) -> 
             port_ok = False
     if bind and not bind.startswith("unix://") and not is_ip(bind):
         result.err((*path, "bind"), f"{bind} is not a valid IP")
+    server_port = as_dict(server.get("port"))
+    if bind.startswith("unix://") and server_port.get("number"):
+        shown = " ".join(
+            f"{key}:{go_quote(v) if isinstance(v, str) else go_value(v)}" for key, v in server_port.items() if v
+        )
+        result.err((*path, "bind"), f"port number must be 0 for unix domain socket: {shown}")
     if port_ok:
         _check_server_tls(result, server, path)
 
 
 def _gateway_host_problems(host: str) -> list[str]:
+    """istio/istio 1.30.3 pkg/config/validation/agent/validation.go ValidateNamespaceSlashWildcardHostname and
+    validateSidecarOrGatewayHostnamePart, for a Gateway server host (``ns/host`` or the old ``host``)."""
     namespace, slash, name = host.partition("/")
     if not slash:
-        problem = wildcard_domain_problem(host)
-        return [problem] if problem else []
+        return _hostname_part_problems(host)
     problems = []
     if not namespace or not name:
         problems.append("config namespace and dnsName in host entry cannot be empty")
     if namespace not in ("*", ".") and not is_dns1123_label(namespace):
         problems.append(f"invalid namespace value {go_quote(namespace)} in gateway")
+    return problems + _hostname_part_problems(name)
+
+
+def _hostname_part_problems(name: str) -> list[str]:
+    problems = []
+    if name != "*" and "." not in name:
+        problems.append("short names (non FQDN) are not allowed")
     problem = wildcard_domain_problem(name)
-    if problem:
+    if problem and not is_ip(name):  # a Gateway may name an IP
         problems.append(problem)
+    if "*" in name and len(name) != 1 and not name.startswith("*."):
+        problems.append(f"partial wildcard {go_quote(name)} not allowed")
     return problems
 
 
@@ -140,6 +156,34 @@ def _check_server_tls(result: WebhookResult, server: dict[str, Any], path: Path)
                 result.err((*path, "tls"), "server cannot have TLS settings for plain text HTTP ports")
         else:
             result.err((*path, "tls"), "server cannot have TLS settings for non HTTPS/TLS ports")
+    if isinstance(tls, dict) and tls.get("mode") == "ISTIO_MUTUAL":
+        # istio/istio 1.30.3 pkg/config/validation/validation.go validateTLSOptions
+        for field, what in (
+            ("serverCertificate", "server certificate"),
+            ("privateKey", "private key"),
+            ("caCertificates", "CA bundle"),
+            ("tlsCertificates", "tlsCertificates"),
+            ("credentialName", "credentialName"),
+            ("credentialNames", "credentialNames"),
+        ):
+            if tls.get(field):
+                result.err((*path, "tls", field), f"ISTIO_MUTUAL TLS cannot have associated {what}")
+        return
+    if isinstance(tls, dict):
+        sources = sum(
+            (
+                bool(tls.get("serverCertificate") and tls.get("privateKey")),
+                bool(tls.get("credentialName")),
+                bool(tls.get("credentialNames")),
+                bool(tls.get("tlsCertificates")),
+            )
+        )
+        if sources > 1:
+            result.err(
+                (*path, "tls"),
+                "only one of credential_name, credential_names, server_certificate/private_key, tls_certificates "
+                "should be specified",
+            )
     remote_credentials = ("credentialName", "credentialNames", "tlsCertificates")
     if (
         isinstance(tls, dict)

@@ -22,6 +22,7 @@ from meshrelease.backends.local.validation.schema import (
     MapOf,
     Node,
     Obj,
+    Scalar,
     enum,
 )
 
@@ -220,7 +221,16 @@ LOAD_BALANCER = Obj(
         "consistentHash": CONSISTENT_HASH,
         "localityLbSetting": LOCALITY_LB_SETTING,
         "warmupDurationSecs": DURATION,
-        "warmup": Obj({"duration": DURATION, "minimumPercent": NUMBER, "aggression": NUMBER}),
+        # istio/istio 1.30.3 manifests/charts/base/files/crd-all.gen.yaml: duration required, minimumPercent 0-100,
+        # aggression >= 0
+        "warmup": Obj(
+            {
+                "duration": DURATION,
+                "minimumPercent": Scalar("number", minimum=0, maximum=100),
+                "aggression": Scalar("number", minimum=0),
+            },
+            required=("duration",),
+        ),
     },
     one_of=(("simple", "consistentHash"),),
 )
