@@ -12,6 +12,7 @@ import queue
 import shlex
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -82,6 +83,15 @@ def test_close_reaps_every_process_and_frees_every_port(tmp_path: Path, leak_pro
         assert all(leak_probe.port_is_bound(p) for p in ports)  # the probe sees the ports of a running mesh
         run_dir = Path(status["run_dir"])
         assert run_dir.parent == tmp_path and run_dir.is_dir()
+        # Admin endpoints are Unix sockets only their owner reaches: mode 0600 in a 0700 directory, no TCP port.
+        sockets = leak_probe.admin_sockets_from_status(status)
+        assert len(sockets) == len(proxies)
+        for sock in sockets:
+            mode = os.stat(sock).st_mode
+            assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600, (sock, oct(mode))
+            # inside the run directory, or (a run directory whose path is too long for a socket) a private one
+            private = run_dir if Path(sock).is_relative_to(run_dir) else Path(sock).parent
+            assert stat.S_IMODE(os.stat(private).st_mode) == 0o700, (sock, oct(os.stat(private).st_mode))
 
         # Deleting a Deployment stops its pod at once: sidecar reaped, its ports free, the rest untouched.
         [v3] = [w for w in status["workloads"] if w["deployment"] == "reviews-v3"]

@@ -59,7 +59,7 @@ def status(runtime: MeshRuntime, config_version: int) -> dict[str, Any]:
                 "kind": proc.proxy.kind,
                 "pid": proc.pid,
                 "alive": proc.alive(),
-                "admin": proc.admin_url,
+                "admin": proc.admin_endpoint,
                 "listeners": {str(k): v for k, v in proc.proxy.bind_ports.items()},
                 "config_version": proc.xds.written_version,
                 "synced": lag is None,

@@ -18,7 +18,9 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from typing import Any
 import requests
 
 from meshrelease.backends.local.dataplane.lifeline import lifeline
+from meshrelease.backends.local.dataplane.unix_http import MAX_SOCKET_PATH, unix_session
 from meshrelease.backends.local.model import ProxyResources, ProxySpec
 from meshrelease.backends.local.translate.translator import rds_path
 from meshrelease.errors import MeshReleaseError, ProcessDied, WaitTimeout
@@ -33,6 +36,7 @@ from meshrelease.errors import MeshReleaseError, ProcessDied, WaitTimeout
 LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+ADMIN_BASE = "http://envoy-admin"  # requests to it go to the proxy's admin socket
 
 
 class EnvoyStartError(MeshReleaseError):
@@ -177,16 +181,20 @@ def parse_sync_stats(text: str) -> tuple[dict[str, str], int]:
     return versions, warming
 
 
-def bootstrap_config(proxy: ProxySpec, xds: XdsFiles) -> dict[str, Any]:
-    """The Envoy bootstrap: node identity, loopback admin, LDS/CDS from files."""
+def bootstrap_config(proxy: ProxySpec, xds: XdsFiles, admin_socket: Path | None = None) -> dict[str, Any]:
+    """The Envoy bootstrap: node identity, the admin endpoint (on the Unix socket ``admin_socket``, mode 0600,
+    or else on a loopback port), LDS/CDS from files."""
     cluster = proxy.labels.get("app") or proxy.labels.get("istio") or proxy.id
+    admin: dict[str, Any] = {"socket_address": {"address": "127.0.0.1", "port_value": 0}}
+    if admin_socket is not None:
+        admin = {"pipe": {"path": str(admin_socket), "mode": 0o600}}
     return {
         "node": {
             "id": proxy.id,
             "cluster": f"{cluster}.{proxy.namespace}",
             "metadata": {"NAMESPACE": proxy.namespace, "LABELS": proxy.labels, "POD_NAME": proxy.pod},
         },
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+        "admin": {"address": admin},
         "dynamic_resources": {
             "lds_config": {"path_config_source": {"path": str(xds.lds_path)}, "resource_api_version": "V3"},
             "cds_config": {"path_config_source": {"path": str(xds.cds_path)}, "resource_api_version": "V3"},
@@ -237,19 +245,40 @@ class EnvoyProcess:
         self.dir = run_dir
         self.xds = XdsFiles(Path(proxy.xds_dir))
         self.log_path = run_dir / "envoy.log"
-        self.admin_address_path = run_dir / "admin.address"
         self.log_level = log_level
         self.proc: subprocess.Popen[bytes] | None = None
-        self.admin_url: str | None = None
-        self._session = requests.Session()
+        self._socket_dir: Path | None = None  # a private directory for the socket when run_dir's path is too long
+        self.admin_socket = self._admin_socket_path(run_dir)
+        self.admin_url: str | None = None  # ADMIN_BASE once the socket exists
+        self._session = unix_session(ADMIN_BASE, str(self.admin_socket))
         self._rejections_seen: dict[str, int] = {}  # update_rejected counters already reported
+
+    def _admin_socket_path(self, run_dir: Path) -> Path:
+        """``<run_dir>/admin.sock``; a socket path must fit ``sockaddr_un``, so a long run directory gets a
+        private (0700) temporary directory for it instead, removed with the process."""
+        path = run_dir / "admin.sock"
+        if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+            return path
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="mr-admin-"))
+        return self._socket_dir / "admin.sock"
+
+    @property
+    def admin_endpoint(self) -> str:
+        """Where the admin endpoint listens, for people: ``unix:<path>``."""
+        return f"unix:{self.admin_socket}"
+
+    def admin_get(self, path: str, **params: str) -> requests.Response:
+        """GET an admin path (``/stats``, ``/config_dump``, …) over the admin socket."""
+        return self._session.get(f"{ADMIN_BASE}{path}", params=params or None, timeout=5.0)
 
     def start(self) -> None:
         """Start the process (does not wait; see :meth:`wait_ready`)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self.xds.write_empty()
         boot = self.dir / "bootstrap.json"
-        boot.write_text(json.dumps(bootstrap_config(self.proxy, self.xds), indent=1), encoding="utf-8")
+        boot.write_text(
+            json.dumps(bootstrap_config(self.proxy, self.xds, self.admin_socket), indent=1), encoding="utf-8"
+        )
         argv = [
             self.binary,
             "-c",
@@ -261,8 +290,6 @@ class EnvoyProcess:
             "0",
             "--file-flush-interval-msec",
             "100",
-            "--admin-address-path",
-            str(self.admin_address_path),
             "-l",
             self.log_level,
             "--service-node",
@@ -286,10 +313,8 @@ class EnvoyProcess:
                 raise EnvoyStartError(
                     f"Envoy for {self.proxy.id} exited (code {code}) before it was ready:\n{self.log_tail()}"
                 )
-            if self.admin_url is None and self.admin_address_path.exists():
-                addr = self.admin_address_path.read_text(encoding="utf-8").strip()
-                if addr:
-                    self.admin_url = f"http://{addr}"
+            if self.admin_url is None and self.admin_socket.exists():
+                self.admin_url = ADMIN_BASE
             if self.admin_url is not None:
                 try:
                     resp = self._session.get(f"{self.admin_url}/ready", timeout=1.0)
@@ -299,7 +324,7 @@ class EnvoyProcess:
                 except requests.RequestException as exc:
                     last = f"admin not answering: {exc.__class__.__name__}"
             else:
-                last = "admin address not written yet"
+                last = f"admin socket {self.admin_socket} not created yet"
             if time.monotonic() > deadline:
                 raise EnvoyStartError(f"Envoy for {self.proxy.id} was not ready in time ({last}):\n{self.log_tail()}")
             time.sleep(0.01)
@@ -373,9 +398,12 @@ class EnvoyProcess:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._session.close()
-        if self.proc is None:
-            return
-        stop_process(self.proc, timeout)
+        try:
+            if self.proc is not None:
+                stop_process(self.proc, timeout)
+        finally:
+            if self._socket_dir is not None:
+                shutil.rmtree(self._socket_dir, ignore_errors=True)
 
 
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 5.0) -> None:
