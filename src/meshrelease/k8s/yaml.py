@@ -19,6 +19,7 @@ the node that crossed the budget — a 641-byte "billion laughs" costs milliseco
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import yaml
 
 from meshrelease.errors import UserInputError
-from meshrelease.k8s.objects import FieldPath
+from meshrelease.k8s.objects import FieldPath, format_path
 
 MAX_DEPTH = 100
 """Deeper nesting than this is refused: no real manifest or scenario comes near it."""
@@ -137,6 +138,34 @@ def check_alias_expansion(root: yaml.Node, source: str) -> None:
         on_path.add(key)
         stack.append((node, True))
         stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+def check_finite_numbers(root: yaml.Node, loader: LineLoader, source: str) -> None:
+    """Refuse ``.nan``, ``.inf`` and numbers too large for a float (``1e999``) anywhere in the document,
+    naming the field and line: JSON — and so Kubernetes — has no NaN or infinity, and no number the harness
+    reads means anything as one. For manifests; the scenario loader checks its few numbers itself, with its
+    own messages. Call on a document :func:`compose_documents` gave (its aliases are bounded)."""
+    stack: list[tuple[yaml.Node, FieldPath]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(
+                (value, (*path, str(key.value))) for key, value in node.value if isinstance(key, yaml.ScalarNode)
+            )
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, index)) for index, item in enumerate(node.value))
+        elif node.tag == _FLOAT_TAG and not math.isfinite(loader.construct_yaml_float(node)):
+            raise UserInputError(
+                f"{node.value} is not a finite number",
+                path=source,
+                line=node.start_mark.line + 1,
+                field=format_path(path) if path else None,
+                hint="NaN and infinity are refused wherever meshrelease reads a number (JSON, and so Kubernetes, "
+                "has neither); write a finite number",
+            )
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
