@@ -408,6 +408,12 @@ def test_an_ignored_istio_mutual_mode_is_a_warning_of_the_apply(mesh: LocalMesh,
     assert anonymous.fetch_page().version == "v2"
 
 
+def test_deployed_versions_are_those_of_the_running_pods(mesh: LocalMesh) -> None:
+    assert mesh.deployed_versions("reviews") == ["v1", "v2", "v3"]
+    assert mesh.deployed_versions("productpage") == ["v1"]
+    assert mesh.deployed_versions("nothing") == []
+
+
 def test_workload_command_runs_a_user_service_behind_the_mesh(tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "echo").mkdir(parents=True)
