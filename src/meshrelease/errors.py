@@ -95,3 +95,8 @@ def _quote(arg: str) -> str:
     import shlex
 
     return shlex.quote(arg)
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when ``meshrelease run`` gets SIGTERM, so the run ends as on Ctrl-C: the
+    steps' fixtures tear the mesh down, the report says the run was interrupted, the exit code is 2."""
