@@ -47,10 +47,9 @@ def alias_bomb(levels: int, *, indent: str = "") -> str:
     return "[" + f",\n{indent}".join(lines) + "]"
 
 
-BILLION_LAUGHS = (
-    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n  lol: " + alias_bomb(10, indent="   ") + "\n"
-)
-"""A manifest of at most 641 bytes whose aliases expand to 9**10 (3.5 billion) strings."""
+_BOMB_BODY = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n  lol: " + alias_bomb(10, indent="   ")
+BILLION_LAUGHS = _BOMB_BODY + "\n# " + ("lol" * 300)[: 641 - len(_BOMB_BODY) - 4] + "\n"
+"""A 641-byte manifest (the size of the issue's) whose aliases expand to 9**10 (3.5 billion) strings."""
 
 ECHO_IMAGE = "registry.example.com/bench/echo:1"
 

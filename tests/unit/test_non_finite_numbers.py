@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from meshrelease.backends.settings import OPTIONS, add_options, build_settings
+from meshrelease.bookinfo.workloads.config import PodConfig, Timeouts, WorkloadConfigError
 from meshrelease.errors import UserInputError
 from meshrelease.k8s.manifest import load_manifest_text
 from meshrelease.scenario.loader import load_scenario, parse_duration
@@ -98,6 +99,12 @@ def test_converge_timeout_is_bounded() -> None:
     with pytest.raises(UserInputError, match="--converge-timeout: must be a positive number of seconds up to"):
         _settings(["--converge-timeout", "1e300"])
     assert _settings(["--converge-timeout", "90"]).converge_timeout == 90.0
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e999", "1e6"])
+def test_a_pod_timeout_scale_must_be_finite_and_bounded(value: str) -> None:
+    with pytest.raises(WorkloadConfigError, match="must be a positive number up to 1000"):
+        Timeouts.for_pod(PodConfig("reviews", "r", {"MESHRELEASE_TIMEOUT_SCALE": value}))
 
 
 def _parser() -> argparse.ArgumentParser:
