@@ -101,3 +101,8 @@ class ProcessDied(MeshReleaseError):
     """A process the mesh needs (a proxy, the workload host, a workload command) is no longer running. A backend
     raising it cannot serve again as it is: :class:`~meshrelease.backends.base.LazyBackend` starts a fresh one
     for the next step, and the step runner replays that step's scenario from its first step."""
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when ``meshrelease run`` gets SIGTERM, so the run ends as on Ctrl-C: the
+    steps' fixtures tear the mesh down, the report says the run was interrupted, the exit code is 2."""

@@ -56,7 +56,7 @@ from meshrelease.engine.results import (
     StepResult,
     now_iso,
 )
-from meshrelease.errors import MeshReleaseError
+from meshrelease.errors import MeshReleaseError, Terminated
 from meshrelease.report.publish import JUNIT_FILE, KEPT_RUNS_DIR, publish_reports, remove_entry
 from meshrelease.scenario.loader import load_scenario
 from meshrelease.scenario.model import Scenario, Step
@@ -119,7 +119,8 @@ class _SessionHooks:
             self.state.notes.append(f"pytest stopped the run: {excinfo.value}")
             return
         where = f"while {self.state.current} ran" if self.state.current else "between steps or during collection"
-        self.state.notes.append(f"interrupted ({excinfo.typename}) {where}; the steps after it did not run")
+        what = "SIGTERM" if isinstance(excinfo.value, Terminated) else excinfo.typename
+        self.state.notes.append(f"interrupted ({what}) {where}; the steps after it did not run")
 
     def pytest_internalerror(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.state.notes.append(f"internal error: {excinfo.typename}: {excinfo.value}")

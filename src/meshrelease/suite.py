@@ -10,13 +10,17 @@ errors), 3 internal error, 4 usage error, 5 nothing collected.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+import signal
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from meshrelease.backends.settings import DEFAULT_REPORT_DIR, to_argv
-from meshrelease.errors import UserInputError
+from meshrelease.errors import Terminated, UserInputError
 
 DEFAULT_SCENARIOS = "scenarios"
 
@@ -74,7 +78,27 @@ def run_suite(
     keyword: str | None = None,
     pytest_args: Sequence[str] = (),
 ) -> int:
-    """Run the scenarios under ``paths`` with pytest in this process; returns pytest's exit code."""
+    """Run the scenarios under ``paths`` with pytest in this process; returns pytest's exit code. SIGTERM
+    ends the run as Ctrl-C does (report written, mesh torn down, exit code 2)."""
     import pytest  # only a run needs pytest
 
-    return int(pytest.main(pytest_argv(paths, options=options, keyword=keyword, pytest_args=pytest_args)))
+    with sigterm_as_interrupt():
+        return int(pytest.main(pytest_argv(paths, options=options, keyword=keyword, pytest_args=pytest_args)))
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`~meshrelease.errors.Terminated` (a KeyboardInterrupt) in the main
+    thread; the previous handler is restored after. Elsewhere than in the main thread it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise Terminated("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -374,6 +374,7 @@ def test_propagation_delay_is_waited_for_and_a_short_wait_names_the_lagging_prox
     [
         ("invalid-negative-weight.yaml", ['admission webhook "validation.istio.io" denied', "weight -10 < 0"]),
         ("unsupported-image.yaml", ["registry.example.com/meshrelease-tests/unmapped-echo:1.0", "--workload"]),
+        ("too-many-replicas.yaml", ["Deployment default/ratings-v1: spec.replicas is 6", "at most 5 replicas"]),
     ],
 )
 def test_rejected_apply_changes_nothing(mesh: LocalMesh, manifest: str, fragments: list[str]) -> None:
@@ -391,6 +392,26 @@ def test_rejected_apply_changes_nothing(mesh: LocalMesh, manifest: str, fragment
     assert store_snapshot(mesh) == objects
     assert config_versions(mesh) == versions
     assert sorted(p.name for p in mesh.pods()) == pods
+
+
+def test_an_ignored_istio_mutual_mode_is_a_warning_of_the_apply(mesh: LocalMesh, anonymous: BookinfoClient) -> None:
+    path = DATA / "destination-rule-istio-mutual.yaml"
+    [result] = route(mesh, path)
+    assert "destinationrule.networking.istio.io/reviews created" in result.lines
+    [warning] = [w for w in result.warnings if "ISTIO_MUTUAL" in w]
+    assert warning.startswith("DestinationRule default/reviews: spec.trafficPolicy.tls.mode ISTIO_MUTUAL is ignored")
+    assert "plaintext" in warning
+    # Applying it again changes nothing, so nothing is repeated; routing works in plaintext.
+    [again] = route(mesh, path)
+    assert not [w for w in again.warnings if "ISTIO_MUTUAL" in w]
+    route(mesh, DATA / "reviews-v2.yaml")
+    assert anonymous.fetch_page().version == "v2"
+
+
+def test_deployed_versions_are_those_of_the_running_pods(mesh: LocalMesh) -> None:
+    assert mesh.deployed_versions("reviews") == ["v1", "v2", "v3"]
+    assert mesh.deployed_versions("productpage") == ["v1"]
+    assert mesh.deployed_versions("nothing") == []
 
 
 def test_workload_command_runs_a_user_service_behind_the_mesh(tmp_path: Path) -> None:

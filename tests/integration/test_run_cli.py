@@ -132,10 +132,17 @@ def test_steps_selected_with_k_continue_from_the_previous_one(tmp_path: Path) ->
     assert [(s["step"], s["replayed"]) for s in steps] == [("all-v1", []), ("canary", ["blue-green-v2"])]
 
 
-def test_a_sigint_mid_run_exits_2_with_a_report_of_what_ran_and_no_process_left(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "note"), [(signal.SIGINT, "KeyboardInterrupt"), (signal.SIGTERM, "SIGTERM")], ids=["SIGINT", "SIGTERM"]
+)
+def test_a_signal_mid_run_exits_2_with_a_report_of_what_ran_and_nothing_left(
+    tmp_path: Path, signum: int, note: str
+) -> None:
     make(tmp_path, {"v2": 50, "v3": 50}, blue_green=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MESHRELEASE_")}
-    env.update(MESHRELEASE_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
+    temp = tmp_path / "tmp"  # where the run directory goes
+    temp.mkdir()
+    env.update(MESHRELEASE_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1", TMPDIR=str(temp))
     argv = [sys.executable, "-m", "meshrelease.cli.main", "run", "scenarios", "--report-dir", "r"]
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
@@ -146,7 +153,8 @@ def test_a_sigint_mid_run_exits_2_with_a_report_of_what_ran_and_no_process_left(
             seen.append(line)
             if "mini::all-v1 anonymous: reviews v1 -> pass" in line:
                 children = list(children_of(proc.pid).values())
-                proc.send_signal(signal.SIGINT)
+                run_dirs = [p for p in temp.iterdir() if (p / "owner.pid").is_file()]
+                proc.send_signal(signum)
                 break
         else:
             pytest.fail("the run ended before its first verdict:\n" + "".join(seen))
@@ -162,7 +170,8 @@ def test_a_sigint_mid_run_exits_2_with_a_report_of_what_ran_and_no_process_left(
     assert results.status is not None and results.status.outcome == "interrupted"
     assert (results.steps[0].step, results.steps[0].outcome) == ("all-v1", "passed")
     assert [s.outcome for s in results.steps[1:]] == ["skipped", "skipped"]
-    assert any(note.startswith("interrupted (KeyboardInterrupt)") for note in results.status.notes)
+    assert any(n.startswith(f"interrupted ({note})") for n in results.status.notes), results.status.notes
+    assert len(run_dirs) == 1 and not run_dirs[0].exists()  # the run directory was removed
     assert "interrupted" in (tmp_path / "r" / "report.html").read_text()
 
 

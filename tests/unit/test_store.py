@@ -169,7 +169,7 @@ metadata:
             "apiVersion: v1\nkind: Service\nmetadata: !!python/object:os.system {name: x}\n",
             "bad.yaml:3: invalid YAML: could not determine a constructor for the tag",
         ),
-        ("a: &loop [*loop]\n", "bad.yaml:1: the document nests more than 100 levels deep"),
+        ("a: &loop [*loop]\n", "bad.yaml:1: a YAML alias refers to a node that contains it"),
     ],
 )
 def test_load_errors_name_file_and_line(text: str, expected: str) -> None:

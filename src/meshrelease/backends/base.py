@@ -84,6 +84,20 @@ class Backend(Protocol):
         """Tear down what this run created, nothing else."""
 
 
+@runtime_checkable
+class KnowsDeployedVersions(Protocol):
+    """A backend that can say which versions of an app its running pods serve (optional: the runner then fails
+    an expectation of a version nobody serves at once, instead of waiting out the convergence timeout)."""
+
+    def deployed_versions(self, app: str) -> list[str] | None:
+        """The ``version`` labels of the running pods labelled ``app=<app>``, sorted; None when unknown."""
+
+
+def deployed_versions(backend: object, app: str) -> list[str] | None:
+    """``backend.deployed_versions(app)`` when the backend knows them, else None."""
+    return backend.deployed_versions(app) if isinstance(backend, KnowsDeployedVersions) else None
+
+
 class LazyBackend:
     """Wraps a backend factory: starts it on first use and remembers a failure to start, so every later step
     fails fast with the same reason instead of trying again."""
@@ -152,6 +166,9 @@ class LazyBackend:
         except ProcessDied as exc:
             self._dead = str(exc).splitlines()[0]
             raise
+
+    def deployed_versions(self, app: str) -> list[str] | None:
+        return deployed_versions(self._get(), app)
 
     @property
     def ingress_url(self) -> str:

@@ -515,6 +515,10 @@ def _convert(opt: Option, value: Any, where: str) -> Any:
     return text
 
 
+MAX_SECONDS = 86_400.0
+"""The longest timeout or delay an option may give: one day (a longer wait is a mistake, not a plan)."""
+
+
 def parse_delay(text: str) -> tuple[float, float]:
     """``"0.1..0.5"`` (seconds; ``ms`` or ``s`` suffix allowed) or a single value -> (min, max)."""
 
@@ -537,8 +541,8 @@ def parse_delay(text: str) -> tuple[float, float]:
         ) from None
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise UserInputError(f"--propagation-delay {text!r}: MIN and MAX must be finite numbers of seconds")
-    if lo < 0 or hi < lo:
-        raise UserInputError(f"--propagation-delay {text!r}: need 0 <= MIN <= MAX")
+    if lo < 0 or hi < lo or hi > MAX_SECONDS:
+        raise UserInputError(f"--propagation-delay {text!r}: need 0 <= MIN <= MAX <= {MAX_SECONDS:g} seconds")
     return lo, hi
 
 
@@ -555,9 +559,10 @@ def build_settings(
     v = resolve(values, env)
     if v["concurrency"] < 1:
         raise UserInputError(f"must be at least 1, not {v['concurrency']}", field="--concurrency")
-    if not v["converge_timeout"] > 0:
+    if not 0 < v["converge_timeout"] <= MAX_SECONDS:
         raise UserInputError(
-            f"must be a positive number of seconds, not {v['converge_timeout']:g}", field="--converge-timeout"
+            f"must be a positive number of seconds up to {MAX_SECONDS:g} (one day), not {v['converge_timeout']:g}",
+            field="--converge-timeout",
         )
     if v["port"] is not None and not 0 <= v["port"] <= 65535:
         raise UserInputError(f"{v['port']} is not a TCP port (0-65535; 0 picks a free one)", field="--port")

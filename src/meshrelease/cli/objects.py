@@ -102,12 +102,18 @@ def manifest_files(names: Sequence[str], *, recursive: bool) -> list[str]:
 
 
 def _read_text(name: str) -> str:
-    if name == "-":
-        return sys.stdin.read()
     try:
-        return Path(name).read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as exc:
         raise MeshReleaseError(f"-f {name}: {exc.strerror}") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = "stdin" if name == "-" else name
+        raise MeshReleaseError(
+            f"-f {where}: the manifest is not UTF-8 text (byte {exc.start}: {exc.reason})",
+            hint="manifests are YAML or JSON in UTF-8; convert the file (e.g. iconv -f latin1 -t utf-8)",
+        ) from None
 
 
 def named_resources(args: Sequence[str], verb: str) -> tuple[str, list[str]]:

@@ -43,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from meshrelease.backends.local.mesh import LocalMesh
     from meshrelease.backends.local.options import mesh_options
 
+    settings = local_settings(args)  # a bad option is an error before anything starts
     ensure_not_serving()  # before starting anything; claim_state checks again once the mesh is up
     for f in args.filename:
         if not Path(f).is_file():
@@ -56,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     t0 = time.monotonic()
     print("starting the local mesh (Envoy sidecars, ingress gateway, Bookinfo)…", flush=True)
-    mesh = LocalMesh(mesh_options(local_settings(args), manifests=[Path(f) for f in args.filename]))
+    mesh = LocalMesh(mesh_options(settings, manifests=[Path(f) for f in args.filename]))
     control: ControlServer | None = None
     try:
         mesh.start()

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from meshrelease.backends.base import ApplyResult, Backend, ObjectDoc
+from meshrelease.backends.base import ApplyResult, Backend, ObjectDoc, deployed_versions
 from meshrelease.bookinfo.client import BookinfoClient
 from meshrelease.engine.browser_check import judge_view, screenshot_name
 from meshrelease.engine.results import BrowserView, ExpectationResult, PageExample, StepResult, TimeBin
@@ -236,6 +236,13 @@ class StepRunner:
         allowed = {k for k, w in expected.items() if w > 0}
         t0 = time.monotonic()
         res.started_at = time.time()
+        undeployed = self._undeployed(exp)
+        if undeployed:
+            res.decision = "fail"
+            res.explanation = undeployed
+            res.seconds = time.monotonic() - t0
+            self._say(f"{step_id} {desc} -> fail ({undeployed})")
+            return res
         keep_html = bool(exp.contains or exp.not_contains)
         samples: list[tuple[str, Sample]] = []
         seen: list[tuple[float, str]] = []  # (request sent, seconds after t0; label) of every labelled page
@@ -329,6 +336,29 @@ class StepRunner:
             res.example = self._example(kind, expected, samples)
         self._say(f"{step_id} {desc} -> {res.decision} ({_fmt_counts(res.counts)}, {res.requests} pages)")
         return res
+
+    def _undeployed(self, exp: Expectation) -> str | None:
+        """Why ``exp`` cannot pass whatever the routing (a reviews version no running pod serves), or None.
+        Decided before any page is sampled; backends that do not know their pods' versions are not asked."""
+        rev = exp.reviews
+        if rev is None:
+            return None
+        wanted = {v for v, w in rev.weights.items() if w > 0} | set(rev.versions)
+        if rev.kind == "version" and rev.version is not None and rev.version != "unavailable":
+            wanted.add(rev.version)
+        if not wanted:
+            return None
+        deployed = deployed_versions(self.backend, "reviews")
+        if deployed is None:
+            return None
+        missing = sorted(v for v in wanted if v not in deployed)
+        if not missing:
+            return None
+        return (
+            f"no deployment provides reviews {', '.join(missing)}: the running reviews pods serve "
+            f"{', '.join(deployed) if deployed else 'no version'}; apply a Deployment of that version or fix the "
+            "expectation"
+        )
 
     def _example(
         self, kind: str, expected: Mapping[str, float], samples: Sequence[tuple[str, Sample]]

@@ -15,7 +15,7 @@ from typing import Any
 from meshrelease.errors import UserInputError
 from meshrelease.k8s.kinds import kind_info
 from meshrelease.k8s.objects import FieldPath
-from meshrelease.k8s.yaml import compose_documents, construct, field_lines, read_text
+from meshrelease.k8s.yaml import check_finite_numbers, compose_documents, construct, field_lines, read_text
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,7 @@ def load_manifest_text(text: str, source: str) -> list[Manifest]:
     manifests: list[Manifest] = []
     for number, (node, loader) in enumerate(compose_documents(text, source), start=1):
         lines = field_lines(node, source)
+        check_finite_numbers(node, loader, source)
         data = construct(node, loader, source)
         if data is None:
             continue

@@ -11,11 +11,15 @@ Two views of a document, both from the same composed node tree:
 - :func:`construct_with_lines` — :class:`LineDict` / :class:`LineList` (plain ``dict``/``list`` subclasses
   that also know the line of each key or item), for scenario files.
 
-Syntax errors become :class:`~meshrelease.errors.UserInputError` naming the file and line.
+Syntax errors become :class:`~meshrelease.errors.UserInputError` naming the file and line. So do YAML alias
+bombs: every composed document is measured before anything walks or constructs it, and one whose aliases
+would add more than :data:`MAX_ALIAS_EXPANSION` nodes (or that refers to itself) is refused, naming the line of
+the node that crossed the budget — a 641-byte "billion laughs" costs milliseconds, not gigabytes.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +27,14 @@ from typing import Any
 import yaml
 
 from meshrelease.errors import UserInputError
-from meshrelease.k8s.objects import FieldPath
+from meshrelease.k8s.objects import FieldPath, format_path
 
 MAX_DEPTH = 100
 """Deeper nesting than this is refused: no real manifest or scenario comes near it."""
+
+MAX_ALIAS_EXPANSION = 10_000
+"""How many nodes aliases may add to one document (its expanded size minus its distinct nodes). Ordinary
+anchors (a shared label set, a merge key) add tens; an alias bomb adds billions."""
 
 _SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -76,17 +84,96 @@ def yaml_error(exc: yaml.YAMLError, source: str) -> UserInputError:
 
 
 def compose_documents(text: str, source: str) -> Iterator[tuple[yaml.Node, LineLoader]]:
-    """Each document's node tree (empty documents skipped), with the loader that can construct it."""
+    """Each document's node tree (empty documents skipped), with the loader that can construct it.
+
+    Refuses a document whose aliases expand it by more than :data:`MAX_ALIAS_EXPANSION` nodes."""
     loader = LineLoader(text)
     try:
-        while loader.check_node():
-            node = loader.get_node()
+        while True:
+            try:
+                if not loader.check_node():
+                    break
+                node = loader.get_node()
+            except RecursionError:
+                raise UserInputError(f"the document nests more than {MAX_DEPTH} levels deep", path=source) from None
             if node is not None:
+                check_alias_expansion(node, source)
                 yield node, loader
     except yaml.YAMLError as exc:
         raise yaml_error(exc, source) from None
     finally:
         loader.dispose()
+
+
+def check_alias_expansion(root: yaml.Node, source: str) -> None:
+    """Refuse ``root`` if expanding its aliases adds more than :data:`MAX_ALIAS_EXPANSION` nodes, or if an
+    alias refers to a node that contains it. Linear in the distinct nodes (iterative, memoised by node)."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            on_path.discard(key)
+            size = 1 + sum(sizes[id(child)] for child in _children(node))
+            sizes[key] = size
+            if size - len(sizes) > MAX_ALIAS_EXPANSION:
+                raise UserInputError(
+                    f"YAML aliases expand this document by more than {MAX_ALIAS_EXPANSION} nodes "
+                    "(an alias bomb?); meshrelease refuses it",
+                    path=source,
+                    line=node.start_mark.line + 1,
+                    hint="write the repeated parts out, or use fewer nested aliases",
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise UserInputError(
+                "a YAML alias refers to a node that contains it (a recursive alias)",
+                path=source,
+                line=node.start_mark.line + 1,
+            )
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+def check_finite_numbers(root: yaml.Node, loader: LineLoader, source: str) -> None:
+    """Refuse ``.nan``, ``.inf`` and numbers too large for a float (``1e999``) anywhere in the document,
+    naming the field and line: JSON — and so Kubernetes — has no NaN or infinity, and no number the harness
+    reads means anything as one. For manifests; the scenario loader checks its few numbers itself, with its
+    own messages. Call on a document :func:`compose_documents` gave (its aliases are bounded)."""
+    stack: list[tuple[yaml.Node, FieldPath]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(
+                (value, (*path, str(key.value))) for key, value in node.value if isinstance(key, yaml.ScalarNode)
+            )
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, index)) for index, item in enumerate(node.value))
+        elif node.tag == _FLOAT_TAG and not math.isfinite(loader.construct_yaml_float(node)):
+            raise UserInputError(
+                f"{node.value} is not a finite number",
+                path=source,
+                line=node.start_mark.line + 1,
+                field=format_path(path) if path else None,
+                hint="NaN and infinity are refused wherever meshrelease reads a number (JSON, and so Kubernetes, "
+                "has neither); write a finite number",
+            )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def field_lines(node: yaml.Node, source: str) -> dict[FieldPath, int]:

@@ -22,6 +22,7 @@ line and the field, raised at collection time — before any mesh is started.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -54,20 +55,23 @@ STARS = ("none", "black", "red")
 SHOWN = ("shown", "unavailable")
 
 
+MAX_DURATION = 86_400.0
+"""The longest duration a scenario may give (one day): a longer timeout or latency bound is a mistake, and
+NaN or infinity would make every wait meaningless."""
+
+
 def parse_duration(value: Any) -> float | None:
-    """``5s``, ``500ms``, ``1m`` or a number of seconds -> seconds; None if not a duration."""
+    """``5s``, ``500ms``, ``1m`` or a number of seconds -> seconds; None if not a duration (negative,
+    NaN, infinite or longer than :data:`MAX_DURATION`)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if value >= 0 else None
-    if not isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := DURATION_RE.match(value.strip())):
+        seconds = float(match.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[match.group(2) or "s"]
+    else:
         return None
-    match = DURATION_RE.match(value.strip())
-    if not match:
-        return None
-    number = float(match.group(1))
-    unit = match.group(2) or "s"
-    return number * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
+    return seconds if math.isfinite(seconds) and 0 <= seconds <= MAX_DURATION else None
 
 
 def _type_name(value: Any) -> str:
@@ -150,6 +154,8 @@ def _reviews(ctx: _Ctx, data: LineDict, where: str) -> ReviewsExpectation | None
                 ctx.error(f"{where}.reviews has key {version!r}; expected a version such as v2", wline)
             if isinstance(weight, bool) or not isinstance(weight, int | float):
                 ctx.error(f"{where}.reviews.{version} weight {weight!r} is not a number", wline)
+            if not math.isfinite(weight):
+                ctx.error(f"{where}.reviews.{version} weight {weight!r} is not a finite number", wline)
             if weight < 0:
                 ctx.error(f"{where}.reviews.{version} weight {weight} is negative; weights must be >= 0", wline)
             weights[version] = float(weight)
@@ -211,7 +217,10 @@ def _expectation(ctx: _Ctx, data: Any, line: int, where: str) -> Expectation:
             if bound in lat:
                 seconds = parse_duration(lat[bound])
                 if seconds is None:
-                    ctx.error(f"{where}.latency.{bound} {lat[bound]!r} is not a duration like 5s or 500ms", lline)
+                    ctx.error(
+                        f"{where}.latency.{bound} {lat[bound]!r} is not a duration like 5s or 500ms (at most 1 day)",
+                        lline,
+                    )
                 if bound == "min":
                     latency_min = seconds
                 else:
@@ -366,7 +375,7 @@ def _step(ctx: _Ctx, data: Any, line: int, index: int, base: Path, seen: dict[st
         timeout = parse_duration(data["timeout"])
         if timeout is None or timeout <= 0:
             ctx.error(
-                f"{where}.timeout {data['timeout']!r} is not a positive duration like 60s",
+                f"{where}.timeout {data['timeout']!r} is not a positive duration like 60s (at most 1 day)",
                 data.line_of("timeout"),
             )
     description = _string(ctx, data, "description", where) or ""

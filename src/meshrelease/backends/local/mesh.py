@@ -245,6 +245,10 @@ class LocalMesh:
         with self._lock:
             return [p.model for p in self._runtime.pods.values()]
 
+    def deployed_versions(self, app: str) -> list[str] | None:
+        """The ``version`` labels of the running pods labelled ``app=<app>`` (Bookinfo's convention), sorted."""
+        return sorted({v for p in self.pods() if p.labels.get("app") == app and (v := p.labels.get("version"))})
+
     @property
     def last_translation(self) -> Translation | None:
         """The translation last pushed to the proxies (None before the first push)."""

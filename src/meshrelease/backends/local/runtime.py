@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from meshrelease.backends.local.dataplane.pods import POD_NAME_ALPHABET, plan_po
 from meshrelease.backends.local.dataplane.ports import PortAllocator
 from meshrelease.backends.local.model import ProxySpec, StoredObject
 from meshrelease.backends.local.pod_processes import PodLauncher, PodRuntime, ensure_bind_ports
+from meshrelease.backends.local.run_dirs import create_run_dir
 from meshrelease.backends.local.translate import translator as translate
 from meshrelease.errors import MeshReleaseError
 from meshrelease.k8s.gateway_api import GATEWAY_NAME_LABEL
@@ -69,10 +69,7 @@ class MeshRuntime:
         when this returns). On failure the caller closes the runtime, which stops what was started."""
         options = self.options
         self.envoy = find_envoy(options.envoy_bin)
-        base = options.run_dir
-        if base is not None:
-            base.mkdir(parents=True, exist_ok=True)
-        self._run_root = Path(tempfile.mkdtemp(prefix="meshrelease-", dir=base))
+        self._run_root = create_run_dir(options.run_dir, keep=options.keep_run_dir)
         (self._run_root / "logs").mkdir()
         if options.port:  # None or 0: any free port
             self.ingress_port = self.ports.reserve(options.port, what="the ingress gateway")

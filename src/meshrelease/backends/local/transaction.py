@@ -38,10 +38,20 @@ class Transactions:
         self.sync = sync
         self._baseline: dict[ObjectKey, StoredObject] = {}
         self._synced: dict[ObjectKey, StoredObject] = {}  # the objects the data plane last ran completely
+        self._candidate_warnings: list[str] = []
 
     def apply(self, docs: Sequence[ObjectDoc], *, source: str | None = None) -> ApplyResult:
+        """Apply ``docs``; the result also carries the local backend's own notes (``Kind ns/name: …``, e.g. a
+        DestinationRule TLS mode it ignores) about the objects this apply created or changed."""
         check = functools.partial(self.check_candidate, source=source)
-        return self._change(lambda: self.store.apply(docs, source=source, check=check))
+        versions = {o.key: o.resource_version for o in self.store.objects()}
+        self._candidate_warnings = []
+        result = self._change(lambda: self.store.apply(docs, source=source, check=check))
+        changed = {o.key.ref() for o in self.store.objects() if versions.get(o.key) != o.resource_version}
+        for warning in self._candidate_warnings:
+            if warning.split(": ", 1)[0] in changed and warning not in result.warnings:
+                result.warnings.append(warning)
+        return result
 
     def delete(
         self, docs: Sequence[ObjectDoc], *, source: str | None = None, ignore_not_found: bool = False
@@ -117,9 +127,10 @@ class Transactions:
         pods = list(self.runtime.pods.values())
         try:
             # The translation lists every unsupported field itself (TranslationError), so it is not scanned twice.
-            translate.translate(
+            translation = translate.translate(
                 objects, [p.model for p in pods], [p.proxy for p in pods], self.options.translate_options
             )
+            self._candidate_warnings = translation.warnings
         except TranslationError as exc:
             errors += exc.errors
         if errors:

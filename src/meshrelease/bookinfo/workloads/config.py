@@ -17,6 +17,7 @@ SERVICE_PORT = 9080
 TIMEOUT_SCALE_ENV = "MESHRELEASE_TIMEOUT_SCALE"
 """Multiplies every outbound timeout of a pod (pod env first, then the process env). Tests use it to run
 timeout cases against a delayed upstream quickly; unset means the real app's timeouts."""
+MAX_TIMEOUT_SCALE = 1000.0
 
 
 class WorkloadConfigError(MeshReleaseError):
@@ -161,9 +162,10 @@ class Timeouts:
             scale = float(raw)
         except ValueError:
             scale = -1.0
-        if not scale > 0:
+        if not 0 < scale <= MAX_TIMEOUT_SCALE:  # also refuses nan and inf: a timeout must end
             raise WorkloadConfigError(
-                f"pod {cfg.name!r}: {TIMEOUT_SCALE_ENV}={raw!r} must be a positive number", hint="unset it"
+                f"pod {cfg.name!r}: {TIMEOUT_SCALE_ENV}={raw!r} must be a positive number up to {MAX_TIMEOUT_SCALE:g}",
+                hint="unset it",
             )
         base = cls()
         return cls(

@@ -8,6 +8,11 @@ productpage UI (≤ 1.19 classic, ≥ 1.20 modern). Any other image must be mapp
 Pod names follow Kubernetes: ``<deployment>-<template hash>-<5 chars>``; they are deterministic (derived
 from the namespace, the Deployment and its pod template) so a run is reproducible, and a template change
 gives new pods, as a rollout does.
+
+Two limits keep an applied manifest from reaching further than a pod would: a Deployment runs at most
+:data:`MAX_LOCAL_REPLICAS` replicas (each is a workload and an Envoy on this machine), and a Deployment whose
+image runs a ``--workload`` command — whose container ``env`` becomes that host process's environment — may not
+set variables that change how the host loads, interprets or finds the program (:func:`host_env_problem`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,35 @@ SUPPORTED_BOOKINFO = {
 POD_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 UiName = Literal["classic", "modern"]
+
+MAX_LOCAL_REPLICAS = 5
+"""The most replicas of one Deployment the local backend runs: enough to see load spread over pods, few
+enough that a typo (``replicas: 50``) does not start 50 more Envoys."""
+
+HOST_ENV_REFUSED = frozenset(
+    {
+        "PATH", "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "GCONV_PATH",
+        "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PYTHONINSPECT", "PYTHONUSERBASE", "PYTHONEXECUTABLE",
+        "PERL5LIB", "PERL5OPT", "PERLLIB", "PERL5DB", "NODE_OPTIONS", "NODE_PATH", "RUBYOPT", "RUBYLIB",
+        "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH",
+    }
+)  # fmt: skip
+"""Variables that change how the host runs a ``--workload`` command: shell start-up files and options, the
+program search path, interpreter start-up code and module paths. Plus every ``LD_*`` and ``DYLD_*`` (the
+dynamic loader's: ``LD_PRELOAD``, ``LD_LIBRARY_PATH``, ``LD_AUDIT``, …)."""
+HOST_ENV_REFUSED_PREFIXES = ("LD_", "DYLD_")
+
+
+def host_env_problem(name: str, value: str) -> str | None:
+    """Why a manifest may not give a ``--workload`` command the variable ``name`` (None: it may)."""
+    if name.upper() in HOST_ENV_REFUSED or name.upper().startswith(HOST_ENV_REFUSED_PREFIXES):
+        return (
+            f"it would change how this machine runs the --workload command (loader, shell, interpreter or "
+            f"search path); the local backend refuses {name} from a manifest"
+        )
+    if "\0" in name or "\0" in value or "=" in name or not name:
+        return "a variable name must be non-empty without '=' and neither name nor value may hold a NUL byte"
+    return None
 
 
 @dataclass(frozen=True)
@@ -152,10 +186,36 @@ def check_deployments(
                 "backend runs exactly one application container per pod (the sidecar is added by the mesh)"
             )
             continue
+        container = containers[0]
+        replicas = obj.spec.get("replicas", 1)
+        if isinstance(replicas, int) and replicas > MAX_LOCAL_REPLICAS:
+            errors.append(
+                f"{obj.key.ref()}: spec.replicas is {replicas}; the local backend runs at most "
+                f"{MAX_LOCAL_REPLICAS} replicas of a Deployment (each is a workload and an Envoy sidecar on this "
+                "machine): lower it, or use the kind/cluster backend"
+            )
         try:
-            resolve_image(str(containers[0].get("image", "")), workloads=workloads, ui_override=ui_override)
+            impl = resolve_image(str(container.get("image", "")), workloads=workloads, ui_override=ui_override)
         except UserInputError as exc:
             errors.append(f"{obj.key.ref()}: {exc}")
+            continue
+        if impl.kind == "command":
+            errors += _host_env_errors(obj, container)
+    return errors
+
+
+def _host_env_errors(obj: StoredObject, container: Mapping[str, Any]) -> list[str]:
+    errors = []
+    for index, entry in enumerate(container.get("env") or []):
+        if not isinstance(entry, dict) or "name" not in entry:
+            continue
+        name, value = str(entry["name"]), str(entry.get("value", ""))
+        problem = host_env_problem(name, value)
+        if problem is not None:
+            errors.append(
+                f"{obj.key.ref()}: container {container.get('name', '')!r}: "
+                f"spec.template.spec.containers[0].env[{index}] {name}: {problem}"
+            )
     return errors
 
 
