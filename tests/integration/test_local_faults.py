@@ -100,6 +100,18 @@ def test_an_istio_header_value_envoy_would_refuse_is_refused_by_the_webhook(mesh
     assert [o.key.name for o in mesh.store.list("vs")] == ["bookinfo"]  # the gateway's, from the start
 
 
+def wait_until_gone(mesh: LocalMesh, victim: str, timeout: float = 5.0) -> None:
+    """Until the killed process has exited (SIGKILL is delivered asynchronously), bounded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            mesh.check_alive()
+        except ProcessDied:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the killed {victim} still runs after {timeout} s")
+
+
 @pytest.mark.parametrize("victim", ["sidecar", "gateway", "host"])
 def test_a_dead_process_is_named_within_seconds(mesh: LocalMesh, victim: str) -> None:
     if victim == "sidecar":
@@ -113,6 +125,7 @@ def test_a_dead_process_is_named_within_seconds(mesh: LocalMesh, victim: str) ->
         pid, name = mesh._runtime.host.pid, "the workload host"
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
+    wait_until_gone(mesh, victim)
     mesh.apply([reviews_route("after-kill")])
     started = time.monotonic()
     with pytest.raises(ProcessDied) as err:
@@ -163,6 +176,50 @@ def test_after_a_process_died_the_next_step_runs_on_a_restarted_mesh(tmp_path: P
         assert after.passed, after.error
         assert after.replayed == ["rules", "killed"] and backend.restarts == 1
         assert backend.started is not mesh
+    finally:
+        runner.close()
+        backend.close()
+
+
+class HostDiesAfterSync(LocalMesh):
+    """A mesh whose workload host is killed right after the first wait_synced that follows an apply: the step's
+    pages are then sampled from a mesh that has just lost every pod."""
+
+    killed = False
+
+    def wait_synced(self, timeout: float = 30.0) -> float:
+        waited = super().wait_synced(timeout)
+        if self._started and not HostDiesAfterSync.killed and self._runtime.host is not None:
+            HostDiesAfterSync.killed = True
+            os.kill(self._runtime.host.pid, signal.SIGKILL)
+            wait_until_gone(self, "host")
+        return waited
+
+
+def test_a_host_that_dies_while_pages_are_sampled_fails_the_step_naming_it(tmp_path: Path) -> None:
+    from meshrelease.backends.base import LazyBackend
+    from meshrelease.engine.runner import RunnerOptions, StepRunner
+    from meshrelease.scenario.loader import load_scenario
+
+    (tmp_path / "scenario.yaml").write_text(
+        "name: host-dies\nsteps:\n"
+        "  - name: sampled\n    expect: [{reviews: [v1, v2, v3]}]\n"
+        "  - name: after\n    expect: [{reviews: [v1, v2, v3]}]\n"
+    )
+    scenario = load_scenario(tmp_path)
+    HostDiesAfterSync.killed = False
+    backend = LazyBackend(lambda: HostDiesAfterSync(LocalMeshOptions()))
+    runner = StepRunner(backend, RunnerOptions(converge_timeout=30))
+    try:
+        started = time.monotonic()
+        sampled = runner.run(scenario, scenario.step("sampled"))
+        assert HostDiesAfterSync.killed
+        assert time.monotonic() - started < 10  # not the 30 s convergence timeout
+        assert not sampled.passed and sampled.error is not None
+        assert "the workload host" in sampled.error and "killed by signal 9" in sampled.error, sampled.error
+        after = runner.run(scenario, scenario.step("after"))
+        assert after.passed, after.error
+        assert backend.restarts == 1
     finally:
         runner.close()
         backend.close()

@@ -170,6 +170,19 @@ class LazyBackend:
     def deployed_versions(self, app: str) -> list[str] | None:
         return deployed_versions(self._get(), app)
 
+    def check_alive(self) -> None:
+        """Raise ProcessDied when a process the started backend needs died (backends that cannot tell: never);
+        the backend is then replaced before its next use."""
+        backend = self._backend
+        check = getattr(backend, "check_alive", None)
+        if check is None:
+            return
+        try:
+            check()
+        except ProcessDied as exc:
+            self._dead = str(exc).splitlines()[0]
+            raise
+
     @property
     def ingress_url(self) -> str:
         return self._get().ingress_url

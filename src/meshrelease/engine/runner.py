@@ -252,6 +252,7 @@ class StepRunner:
             streak = 0
             streak_sent = t0  # when the latest-requested page of the current streak was requested
             deadline = t0 + timeout
+            last_check = 0.0
             while streak < opts.settle_window:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -275,6 +276,7 @@ class StepRunner:
                     streak_sent = max(streak_sent, s.started)
                 else:
                     streak, streak_sent = 0, t0
+                    last_check = self._check_alive(last_check)
             res.settle_counts = dict(settle)
             res.settle_pages = sum(settle.values())
             res.time_to_converge = time.monotonic() - t0
@@ -324,6 +326,8 @@ class StepRunner:
                 )
             else:
                 verdict = check_version(sample, OK_LABEL, delta=delta, beta=vo.beta, on_progress=on_progress)
+        if verdict.decision != "pass":
+            self._check_alive(0.0)  # a failure because a process of the mesh died says so
         res.decision = verdict.decision
         res.counts = dict(verdict.counts)
         res.requests = verdict.requests
@@ -336,6 +340,16 @@ class StepRunner:
             res.example = self._example(kind, expected, samples)
         self._say(f"{step_id} {desc} -> {res.decision} ({_fmt_counts(res.counts)}, {res.requests} pages)")
         return res
+
+    def _check_alive(self, last: float, every: float = 0.5) -> float:
+        """Ask the backend (when it can tell) whether every process of the mesh still runs, at most every
+        ``every`` seconds; raises ProcessDied naming a dead one. Returns when it last asked."""
+        now = time.monotonic()
+        check = getattr(self.backend, "check_alive", None)
+        if check is None or now - last < every:
+            return last
+        check()
+        return now
 
     def _undeployed(self, exp: Expectation) -> str | None:
         """Why ``exp`` cannot pass whatever the routing (a reviews version no running pod serves), or None.

@@ -181,13 +181,22 @@ class LocalMesh:
                 continue
         self._sync.wait_synced(max(0.5, deadline - time.monotonic()), self._proxies)
 
-    def _check_processes(self) -> None:
+    def check_alive(self) -> None:
         """Raise :class:`ProcessDied` naming the first process of the mesh that is no longer running."""
+        self._check_processes()
+
+    def _check_processes(self) -> None:
         host = self._runtime.host
         if host is not None and host.returncode is not None:
+            code = host.returncode
+            how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+            log = self.run_dir / "logs" / "workloads.log"
+            try:
+                tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-10:])
+            except OSError:
+                tail = "(no log)"
             raise ProcessDied(
-                f"the workload host (pid {host.pid}, every Bookinfo pod) is not running (exit status "
-                f"{host.returncode}); see {self.run_dir / 'logs' / 'workloads.log'}"
+                f"the workload host (pid {host.pid}, every Bookinfo pod) is not running ({how}); {log} ends:\n{tail}"
             )
         for proc in self._proxies():
             if not proc.alive():

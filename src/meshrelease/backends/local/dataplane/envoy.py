@@ -132,7 +132,8 @@ def _digest(resources: list[dict[str, Any]]) -> str:
 _SYNC_STATS = (
     r"^(listener_manager\.lds\.version_text|cluster_manager\.cds\.version_text|http\..*\.rds\..*\.version_text"
     r"|listener_manager\.total_listeners_warming|cluster_manager\.warming_clusters"
-    r"|listener_manager\.lds\.update_rejected|cluster_manager\.cds\.update_rejected|http\..*\.rds\..*\.update_rejected)$"
+    r"|listener_manager\.lds\.update_(rejected|failure)|cluster_manager\.cds\.update_(rejected|failure)"
+    r"|http\..*\.rds\..*\.update_(rejected|failure))$"
 )
 
 
@@ -148,11 +149,12 @@ def _subscription(name: str, suffix: str) -> str | None:
 
 
 def parse_rejections(text: str) -> dict[str, int]:
-    """``/stats`` lines -> {"lds"|"cds"|"rds/<name>": updates Envoy rejected so far}."""
+    """``/stats`` lines -> {"lds"|"cds"|"rds/<name>": updates Envoy refused so far}: rejected (invalid
+    configuration) or failed (a file it could not even parse, e.g. a number out of a field's range)."""
     out: dict[str, int] = {}
     for line in text.splitlines():
         name, _, value = line.partition(": ")
-        key = _subscription(name, "update_rejected")
+        key = _subscription(name, "update_rejected") or _subscription(name, "update_failure")
         if key is not None:
             with contextlib.suppress(ValueError):
                 out[key] = out.get(key, 0) + int(value.strip())
@@ -166,7 +168,7 @@ def parse_sync_stats(text: str) -> tuple[dict[str, str], int]:
     for line in text.splitlines():
         name, _, value = line.partition(": ")
         value = value.strip()
-        if name.endswith(".update_rejected"):
+        if name.endswith((".update_rejected", ".update_failure")):
             continue
         if name == "listener_manager.lds.version_text":
             versions["lds"] = value.strip('"')
@@ -373,11 +375,17 @@ class EnvoyProcess:
         return out
 
     def rejection_reason(self) -> str:
-        """Envoy's last words about a rejected update (its log's last line saying so)."""
-        for line in reversed(self.log_tail(200).splitlines()):
+        """Envoy's last words about a refused update: the last log line saying so (the configuration it dumps
+        after that line is left out), at most 400 characters."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "its log could not be read"
+        for line in reversed(text.splitlines()):
             lowered = line.lower()
-            if "rejected" in lowered or "error adding/updating" in lowered or "invalid" in lowered:
-                return line.split("] ", 3)[-1].strip() if "] " in line else line.strip()
+            if any(k in lowered for k in ("rejected", "update failure", "error adding/updating")):
+                reason = line.split("] ", 3)[-1].strip() if "] " in line else line.strip()
+                return reason if len(reason) <= 400 else reason[:397] + "..."
         return "no reason found in its log"
 
     def died_message(self) -> str:
