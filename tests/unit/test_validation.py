@@ -587,7 +587,8 @@ WEBHOOK_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     (
         "gateway-port-name",
-        gateway({"servers": [server(port={"number": 8080, "protocol": "HTTP"})]}),
+        # an empty name passes the CRD's "required" and is the webhook's to refuse (a missing one is the API server's)
+        gateway({"servers": [server(port={"number": 8080, "protocol": "HTTP", "name": ""})]}),
         'port name must be set: number:8080 protocol:"HTTP"',
         "spec.servers[0].port.name",
     ),
@@ -1247,6 +1248,83 @@ STRICTER_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
             }
         ),
         ["spec.trafficPolicy.loadBalancer.warmup.duration: Required value"],
+    ),
+]
+
+
+STRICTER_CASES += [
+    (
+        "crd-required-port-name",
+        gateway({"selector": GW_SELECTOR, "servers": [server(port={"number": 8080, "protocol": "HTTP"})]}),
+        ['The Gateway "g" is invalid: spec.servers[0].port.name: Required value'],
+    ),
+    (
+        "crd-cookie-attribute-name-required",
+        dr(
+            {
+                "host": "reviews",
+                "trafficPolicy": {
+                    "loadBalancer": {
+                        "consistentHash": {"httpCookie": {"name": "c", "ttl": "1s", "attributes": [{"value": "x"}]}}
+                    }
+                },
+            }
+        ),
+        ["spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[0].name: Required value"],
+    ),
+    (
+        "crd-retry-budget-percent",
+        dr({"host": "reviews", "trafficPolicy": {"retryBudget": {"percent": 150}}}),
+        ["should be less than or equal to 100"],
+    ),
+    (
+        "crd-port-level-settings-limit",
+        dr(
+            {
+                "host": "reviews",
+                "trafficPolicy": {
+                    "portLevelSettings": [
+                        {"port": {"number": i + 1}, "loadBalancer": {"simple": "RANDOM"}} for i in range(4097)
+                    ]
+                },
+            }
+        ),
+        ["spec.trafficPolicy.portLevelSettings: Too many: 4097: must have at most 4096 items"],
+    ),
+    (
+        "crd-tunnel-target-port",
+        dr({"host": "reviews", "trafficPolicy": {"tunnel": {"targetHost": "egress.example"}}}),
+        ["spec.trafficPolicy.tunnel.targetPort: Required value"],
+    ),
+    (
+        "crd-selector-wildcard-key",
+        dr({"host": "reviews", "workloadSelector": {"matchLabels": {"app*": "x"}}}),
+        ['spec.workloadSelector.matchLabels: Invalid value: "object": wildcard not allowed in label key match'],
+    ),
+    (
+        "crd-selector-wildcard-value",
+        dr({"host": "reviews", "workloadSelector": {"matchLabels": {"app": "x*"}}}),
+        ['Invalid value: "string": wildcard not allowed in label value match'],
+    ),
+    (
+        "crd-credential-names-and-certificates",
+        gateway(
+            {
+                "selector": GW_SELECTOR,
+                "servers": [
+                    {
+                        "port": {"number": 8443, "name": "https", "protocol": "HTTPS"},
+                        "hosts": ["*"],
+                        "tls": {
+                            "mode": "SIMPLE",
+                            "credentialNames": ["a"],
+                            "tlsCertificates": [{"serverCertificate": "/a", "privateKey": "/b"}],
+                        },
+                    }
+                ],
+            }
+        ),
+        ['spec.servers[0].tls: Invalid value: "object": only one of credentialNames or tlsCertificates can be set'],
     ),
 ]
 

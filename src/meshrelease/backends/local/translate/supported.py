@@ -19,7 +19,7 @@ from meshrelease.k8s.objects import GATEWAY_API_GROUP, ISTIO_GROUP
 
 ELSEWHERE = "the kind and cluster backends support it"
 _IGNORED_TLS_MODES = frozenset({"ISTIO_MUTUAL", "DISABLE"})
-_UNSUPPORTED_POLICY_FIELDS = ("connectionPool", "outlierDetection", "tunnel", "proxyProtocol")
+_UNSUPPORTED_POLICY_FIELDS = ("connectionPool", "outlierDetection", "tunnel", "proxyProtocol", "retryBudget")
 _UNSUPPORTED_LB_FIELDS = ("localityLbSetting", "warmupDurationSecs", "warmup")
 JWT_CLAIM_PREFIX = "@request.auth.claims"
 

@@ -31,7 +31,7 @@ STRING_MATCH = Obj({"exact": STRING, "prefix": STRING, "regex": STRING}, one_of=
 PORT_SELECTOR = Obj({"number": UINT32})
 DESTINATION = Obj({"host": STRING, "subset": STRING, "port": PORT_SELECTOR}, required=("host",))
 PERCENT = Obj({"value": NUMBER})
-WORKLOAD_SELECTOR = Obj({"matchLabels": STRING_MAP})
+WORKLOAD_SELECTOR = Obj({"matchLabels": MapOf(Scalar("string", max_length=63))})
 
 # ------------------------------------------------------------------------------------------ VirtualService
 HEADER_OPERATIONS = Obj({"set": STRING_MAP, "add": STRING_MAP, "remove": STRINGS})
@@ -191,7 +191,7 @@ CONSISTENT_HASH = Obj(
                 "name": STRING,
                 "path": STRING,
                 "ttl": DURATION_ANY,
-                "attributes": Arr(Obj({"name": STRING, "value": STRING})),
+                "attributes": Arr(Obj({"name": STRING, "value": STRING}, required=("name",))),
             }
         ),
         "useSourceIp": BOOL,
@@ -305,8 +305,11 @@ TRAFFIC_POLICY = Obj(
         "connectionPool": CONNECTION_POOL,
         "outlierDetection": OUTLIER_DETECTION,
         "tls": CLIENT_TLS,
-        "portLevelSettings": Arr(PORT_TRAFFIC_POLICY),
-        "tunnel": Obj({"protocol": STRING, "targetHost": STRING, "targetPort": UINT32}),
+        "portLevelSettings": Arr(PORT_TRAFFIC_POLICY, max_items=4096),
+        "tunnel": Obj(
+            {"protocol": STRING, "targetHost": STRING, "targetPort": UINT32}, required=("targetHost", "targetPort")
+        ),
+        "retryBudget": Obj({"percent": Scalar("number", minimum=0, maximum=100), "minRetryConcurrency": UINT32}),
         "proxyProtocol": Obj({"version": enum("V1", "V2")}),
     }
 )
@@ -334,8 +337,10 @@ SERVER_TLS = Obj(
         "caCertificates": STRING,
         "caCrl": STRING,
         "credentialName": STRING,
-        "credentialNames": STRINGS,
-        "tlsCertificates": Arr(Obj({"serverCertificate": STRING, "privateKey": STRING, "caCertificates": STRING})),
+        "credentialNames": Arr(STRING, max_items=2),
+        "tlsCertificates": Arr(
+            Obj({"serverCertificate": STRING, "privateKey": STRING, "caCertificates": STRING}), max_items=2
+        ),
         "subjectAltNames": STRINGS,
         "verifyCertificateSpki": STRINGS,
         "verifyCertificateHash": STRINGS,
@@ -351,7 +356,10 @@ GATEWAY_SPEC = Obj(
         "servers": Arr(
             Obj(
                 {
-                    "port": Obj({"number": UINT32, "protocol": STRING, "name": STRING, "targetPort": UINT32}),
+                    "port": Obj(
+                        {"number": UINT32, "protocol": STRING, "name": STRING, "targetPort": UINT32},
+                        required=("number", "protocol", "name"),
+                    ),
                     "bind": STRING,
                     "hosts": STRINGS,
                     "tls": SERVER_TLS,

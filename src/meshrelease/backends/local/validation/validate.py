@@ -21,6 +21,7 @@ from meshrelease.backends.local.validation.common import Problem
 from meshrelease.backends.local.validation.gateway_api import gateway_api_problems
 from meshrelease.backends.local.validation.gateway_api_schema import SPECS as GATEWAY_API_SPECS
 from meshrelease.backends.local.validation.istio import webhook_validate
+from meshrelease.backends.local.validation.istio_cel import istio_cel_problems
 from meshrelease.backends.local.validation.istio_schema import SPECS
 from meshrelease.backends.local.validation.kube import kube_problems, metadata_problems
 from meshrelease.backends.local.validation.kube_schema import OBJECT_SCHEMAS, envelope
@@ -101,7 +102,7 @@ def validate_object(doc: Mapping[str, Any], info: KindInfo, key: ObjectKey, orig
             spec = _mapping(doc.get("spec"))
             problems = metadata_problems(info.kind, doc) + gateway_api_problems(info.kind, spec)
         elif info.is_istio:
-            problems = metadata_problems(info.kind, doc)
+            problems = metadata_problems(info.kind, doc) + istio_cel_problems(info.kind, _mapping(doc.get("spec")))
         else:
             problems = kube_problems(info.kind, doc)
     if problems:
