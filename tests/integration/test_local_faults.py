@@ -137,7 +137,8 @@ def test_a_dead_process_is_named_within_seconds(mesh: LocalMesh, victim: str) ->
         assert "killed by signal 9" in message
 
 
-def test_after_a_process_died_the_next_step_runs_on_a_restarted_mesh(tmp_path: Path) -> None:
+@pytest.mark.parametrize("victim", ["sidecar", "gateway"])
+def test_after_a_process_died_the_next_step_runs_on_a_restarted_mesh(tmp_path: Path, victim: str) -> None:
     from meshrelease.backends.base import LazyBackend
     from meshrelease.engine.runner import RunnerOptions, StepRunner
     from meshrelease.scenario.loader import load_scenario
@@ -164,14 +165,19 @@ def test_after_a_process_died_the_next_step_runs_on_a_restarted_mesh(tmp_path: P
         assert runner.run(scenario, scenario.step("rules")).passed
         mesh = backend.started
         assert isinstance(mesh, LocalMesh)
-        sidecar = next(p for p in mesh._runtime.pods.values() if p.plan.deployment == "productpage-v1").sidecar
-        assert sidecar.pid is not None
-        os.kill(sidecar.pid, signal.SIGKILL)
+        if victim == "sidecar":
+            proxy = next(p for p in mesh._runtime.pods.values() if p.plan.deployment == "productpage-v1").sidecar
+        else:
+            assert mesh._runtime.gateway is not None
+            proxy = mesh._runtime.gateway
+        assert proxy.pid is not None
+        os.kill(proxy.pid, signal.SIGKILL)
+        wait_until_gone(mesh, victim)
         started = time.monotonic()
         killed = runner.run(scenario, scenario.step("killed"))
         assert time.monotonic() - started < 10
         assert not killed.passed and killed.error is not None
-        assert sidecar.proxy.id in killed.error and "the next step runs on a restarted mesh" in killed.error
+        assert proxy.proxy.id in killed.error and "the next step runs on a restarted mesh" in killed.error
         after = runner.run(scenario, scenario.step("after"))
         assert after.passed, after.error
         assert after.replayed == ["rules", "killed"] and backend.restarts == 1
