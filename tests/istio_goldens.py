@@ -254,7 +254,6 @@ KNOWN_DIFFERENCES = (
     ("invalid", "invalid-gateway-address", "Gateway spec.addresses are not checked"),
     ("invalid", "invalid-backendRef-", "non-Service backend kinds (Hostname, ServiceImport, GcsBucket)"),
     ("invalid", "service-entry", "ServiceEntry parents are not supported"),
-    ("mesh", "consumer-override", "a GAMMA backend equal to its cross-namespace parent needs no ReferenceGrant"),
 )
 
 

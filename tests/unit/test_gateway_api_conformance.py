@@ -512,6 +512,35 @@ def test_mesh_parent_port_limits_the_routes() -> None:
     assert strip(got["route"]) == [dest("echo", 80)]
 
 
+def test_mesh_route_needs_no_reference_grant() -> None:
+    """SOURCE mesh.yaml HTTPRoute default/consumer-override: a cross-namespace backend of a mesh route resolves
+    (istiod checks ReferenceGrants for Gateway parents only); for a Gateway parent it is RefNotPermitted."""
+    backend = [{"name": "httpbin", "namespace": "istio-system", "port": 80}]
+    mesh = {
+        "parentRefs": [{"group": "", "kind": "Service", "name": "httpbin", "namespace": "istio-system", "port": 80}],
+        "rules": [{"backendRefs": backend}],
+    }
+    out = run(
+        gateway(),
+        route("consumer-override", mesh),
+        route("gateway-cross", {"rules": [{"backendRefs": backend}]}, order=2),
+    )
+    assert route_conditions(out, "consumer-override") == [
+        {
+            "Accepted": ("True", "Accepted", "Route was valid"),
+            "ResolvedRefs": ("True", "ResolvedRefs", "All references resolved"),
+        }
+    ]
+    got = vs(out, f"default~80~httpbin.istio-system.svc.{DOMAIN}")
+    assert strip(got.http[0]["route"]) == [dest("httpbin", 80, "istio-system")]
+    assert route_conditions(out, "gateway-cross")[0]["ResolvedRefs"] == (
+        "False",
+        "RefNotPermitted",
+        'backendRef httpbin/istio-system not accessible to a HTTPRoute in namespace "default" '
+        "(missing a ReferenceGrant?)",
+    )
+
+
 def test_dual_parent_mesh_and_gateway() -> None:
     """SOURCE mesh.yaml HTTPRoute default/dual: one mesh and one gateway VirtualService."""
     spec = {

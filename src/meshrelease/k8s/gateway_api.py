@@ -459,9 +459,9 @@ def _http_route(
     mesh_routes: list[dict[str, Any]] = []
     gateway_routes: list[dict[str, Any]] = []
     if has_mesh:
-        mesh_routes, route_error = _convert_rules(obj, services, domain)
+        mesh_routes, route_error = _convert_rules(obj, services, domain, enforce_grants=False)
     if has_gateway:
-        gateway_routes, route_error = _convert_rules(obj, services, domain)
+        gateway_routes, route_error = _convert_rules(obj, services, domain, enforce_grants=True)
 
     hostnames = [h for h in _list(obj.spec.get("hostnames")) if isinstance(h, str)] or ["*"]
     for result in results:
@@ -565,16 +565,19 @@ def _with_port(routes: list[dict[str, Any]], port: int) -> list[dict[str, Any]]:
 
 
 def _convert_rules(
-    obj: GatewayApiObject, services: set[tuple[str, str]], domain: str
+    obj: GatewayApiObject, services: set[tuple[str, str]], domain: str, enforce_grants: bool
 ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
-    """Every rule, split into one route per match (rules default to one ``PathPrefix /`` match)."""
+    """Every rule, split into one route per match (rules default to one ``PathPrefix /`` match).
+
+    ``enforce_grants`` is False for mesh (Service parent) routes: istiod checks ReferenceGrants for gateway
+    parents only (route_collections.go: convertHTTPRoute(..., !mesh))."""
     routes: list[dict[str, Any]] = []
     error: tuple[str, str] | None = None
     for position, raw in enumerate(_list(obj.spec.get("rules")) or [{}]):
         rule = _dict(raw)
         matches = _list(rule.get("matches")) or [{"path": {"type": "PathPrefix", "value": "/"}}]
         for match in matches:
-            route, problem = _convert_rule(obj, rule, position, _dict(match), services, domain)
+            route, problem = _convert_rule(obj, rule, position, _dict(match), services, domain, enforce_grants)
             routes.append(route)
             error = error or problem
     return routes, error
@@ -587,6 +590,7 @@ def _convert_rule(
     match: Mapping[str, Any],
     services: set[tuple[str, str]],
     domain: str,
+    enforce_grants: bool,
 ) -> tuple[dict[str, Any], tuple[str, str] | None]:
     route: dict[str, Any] = {"name": _str(rule.get("name")) or f"{obj.namespace}.{obj.name}.{position}"}
     route["match"] = [_match(match)]
@@ -607,7 +611,9 @@ def _convert_rule(
                 route["rewrite"] = rewrite
         elif kind == "RequestMirror":
             mirror = _dict(f.get("requestMirror"))
-            destination, problem = _destination(_dict(mirror.get("backendRef")), obj.namespace, services, domain)
+            destination, problem = _destination(
+                _dict(mirror.get("backendRef")), obj.namespace, services, domain, enforce_grants
+            )
             if problem is not None:
                 error = problem
             else:
@@ -651,7 +657,7 @@ def _convert_rule(
     destinations = []
     kept = [(b, w) for b, w in zip(backends, weights, strict=True) if w != 0]
     for backend, weight in kept:
-        destination, problem = _destination(backend, obj.namespace, services, domain)
+        destination, problem = _destination(backend, obj.namespace, services, domain, enforce_grants)
         if problem is not None:
             error = error or problem
         entry: dict[str, Any] = {"destination": destination, "weight": 0 if len(kept) == 1 else weight}
@@ -670,7 +676,7 @@ def _convert_rule(
 
 
 def _destination(
-    ref: Mapping[str, Any], namespace: str, services: set[tuple[str, str]], domain: str
+    ref: Mapping[str, Any], namespace: str, services: set[tuple[str, str]], domain: str, enforce_grants: bool
 ) -> tuple[dict[str, Any], tuple[str, str] | None]:
     """conversion.go buildDestination for Service backends: the host and port, and a ResolvedRefs error."""
     group, kind = _str(ref.get("group")), _str(ref.get("kind")) or "Service"
@@ -682,7 +688,7 @@ def _destination(
         destination["port"] = {"number": _int(ref.get("port"))}
     if group != "" or kind != "Service":
         return destination, ("InvalidKind", f'referencing unsupported backendRef: group "{group}" kind "{kind}"')
-    if target_ns != namespace:
+    if target_ns != namespace and enforce_grants:
         return destination, (
             "RefNotPermitted",
             f'backendRef {name}/{target_ns} not accessible to a HTTPRoute in namespace "{namespace}" '
