@@ -585,6 +585,21 @@ def test_backend_not_found_status() -> None:
     assert strip(gw_vs(out, "second.domain.example").http[0]["route"]) == [dest("nonexistent", 80)]
 
 
+def test_unsupported_backend_kind_gets_an_empty_destination() -> None:
+    """SOURCE invalid.yaml HTTPRoute default/invalid-backendRef-kind: destination {} and InvalidKind."""
+    spec = {
+        "hostnames": ["first.domain.example"],
+        "rules": [{"backendRefs": [{"group": "", "kind": "GcsBucket", "name": "httpbin", "port": 80}]}],
+    }
+    out = run(gateway(), route("invalid-backendRef-kind", spec))
+    assert gw_vs(out, "first.domain.example").http[0]["route"] == [{"destination": {}, "weight": 0}]
+    assert route_conditions(out, "invalid-backendRef-kind")[0]["ResolvedRefs"] == (
+        "False",
+        "InvalidKind",
+        'referencing unsupported backendRef: group "" kind "GcsBucket"',
+    )
+
+
 def test_invalid_mirror_kind_status() -> None:
     """SOURCE invalid.yaml HTTPRoute default/invalid-mirror: an unsupported mirror kind is InvalidKind."""
     mirror = {"backendRef": {"group": "", "kind": "no-support", "name": "httpbin", "port": 80}}

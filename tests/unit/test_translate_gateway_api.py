@@ -55,6 +55,10 @@ spec:
     backendRefs: [{name: reviews, port: 9080, weight: 1}, {name: ratings, port: 9080, weight: 3}]
   - matches: [{path: {type: PathPrefix, value: /}}]
     backendRefs: [{name: missing-service, port: 9080}]
+  - matches: [{path: {type: PathPrefix, value: /cross}}]
+    backendRefs: [{name: httpbin, namespace: other, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /kind}}]
+    backendRefs: [{group: example.com, kind: Bucket, name: b}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -86,7 +90,7 @@ def test_gateway_proxy_gets_http_80_with_a_catch_all_virtual_host() -> None:
     resources = t.proxies[GATEWAY_PROXY.id]
     assert [c["name"] for c in resources.route_configs] == ["http.80"]
     assert [x["name"] for x in resources.listeners] == ["0.0.0.0_80"]
-    assert set(gateway_routes()) == {f"default.r.{i}" for i in range(7)}
+    assert set(gateway_routes()) == {f"default.r.{i}" for i in range(9)}
     # The Bookinfo ingress gateway (istio: ingressgateway) does not select the Gateway API Gateway.
     assert "http.80" not in [c["name"] for c in t.proxies[w.proxy("gateway").id].route_configs]
 
@@ -154,3 +158,15 @@ def test_gamma_route_limited_to_the_parent_port() -> None:
         if name != "9080":
             names = [r["name"] for v in other.get("virtual_hosts", []) for r in v.get("routes", [])]
             assert "default.mesh.0" not in names, name
+
+
+def test_backend_not_permitted_or_of_another_kind_answers_500() -> None:
+    """A cross-namespace backend without ReferenceGrant, or a non-Service backend: istiod's empty destination
+    gives a cluster nothing defines, which Envoy answers with 500 (not the Service of that name)."""
+    _, t = _translated()
+    defined = {c["name"] for c in t.proxies[GATEWAY_PROXY.id].clusters}
+    for name in ("default.r.7", "default.r.8"):
+        action = gateway_routes()[name]["route"]
+        assert action["cluster"] == "outbound|80||", name
+        assert action["cluster"] not in defined
+        assert action["cluster_not_found_response_code"] == "INTERNAL_SERVER_ERROR"

@@ -686,10 +686,12 @@ def _destination(
     destination: dict[str, Any] = {"host": host}
     if ref.get("port") is not None:
         destination["port"] = {"number": _int(ref.get("port"))}
+    # An unsupported kind or a reference not permitted gets an empty destination (a cluster nothing defines:
+    # Envoy answers 500), as istiod; a missing Service keeps its host (500 the same way).
     if group != "" or kind != "Service":
-        return destination, ("InvalidKind", f'referencing unsupported backendRef: group "{group}" kind "{kind}"')
+        return {}, ("InvalidKind", f'referencing unsupported backendRef: group "{group}" kind "{kind}"')
     if target_ns != namespace and enforce_grants:
-        return destination, (
+        return {}, (
             "RefNotPermitted",
             f'backendRef {name}/{target_ns} not accessible to a HTTPRoute in namespace "{namespace}" '
             "(missing a ReferenceGrant?)",
