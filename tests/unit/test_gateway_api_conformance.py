@@ -761,6 +761,28 @@ def test_listener_status_counts_attached_routes() -> None:
     ]
 
 
+def test_unknown_listener_protocols() -> None:
+    """SOURCE invalid.yaml Gateways protocol-lower-case, udp-protocol, unknown-protocol: listener Accepted False."""
+    listeners = [
+        {"name": "http", "port": 80, "protocol": "http"},
+        {"name": "udp", "port": 81, "protocol": "UDP"},
+        {"name": "unknown", "port": 82, "protocol": "unknown"},
+    ]
+    out = run(gateway(listeners))
+    got = {
+        x["name"]: conditions(x)["Accepted"] for x in out.statuses[("Gateway", "istio-system", "gateway")]["listeners"]
+    }
+    assert got == {
+        "http": (
+            "False",
+            "UnsupportedProtocol",
+            'protocol "http" is unsupported. hint: "HTTP" (uppercase) may be supported',
+        ),
+        "udp": ("False", "UnsupportedProtocol", 'protocol "UDP" is unsupported'),
+        "unknown": ("False", "UnsupportedProtocol", 'protocol "unknown" is unsupported'),
+    }
+
+
 def test_other_gateway_class_is_not_converted() -> None:
     """SOURCE mismatch.yaml Gateway istio-system/gateway (class something-else): nothing, no status."""
     other = GatewayApiObject(

@@ -63,6 +63,7 @@ HTTP_ROUTE_KINDS = (
     {"group": GATEWAY_API_GROUP, "kind": "HTTPRoute"},
     {"group": GATEWAY_API_GROUP, "kind": "GRPCRoute"},
 )
+ISTIO_LISTENER_PROTOCOLS = ("HTTP", "HTTPS", "TLS", "TCP", "HBONE")
 _URI_RANK = {"exact": 3, "prefix": 2, "regex": 1}
 
 
@@ -353,11 +354,7 @@ def _gateway_status(obj: GatewayApiObject, attached: Mapping[str, int]) -> dict[
             )
         if protocol != "HTTP":
             conditions[0] = _condition(
-                "Accepted",
-                "False",
-                "UnsupportedProtocol",
-                f"protocol {protocol} is not run by the local backend (HTTP only)",
-                obj.generation,
+                "Accepted", "False", "UnsupportedProtocol", _unsupported_protocol(protocol), obj.generation
             )
         listener_statuses.append(
             {
@@ -381,6 +378,16 @@ def _gateway_status(obj: GatewayApiObject, attached: Mapping[str, int]) -> dict[
         ],
         "listeners": listener_statuses,
     }
+
+
+def _unsupported_protocol(protocol: str) -> str:
+    """istiod's message for a protocol it does not know (conversion.go listenerProtocolToIstio); the local
+    backend's own for those istiod runs but the local backend does not."""
+    if protocol in ISTIO_LISTENER_PROTOCOLS:
+        return f"protocol {protocol} is not run by the local backend (HTTP only)"
+    if protocol.upper() in ISTIO_LISTENER_PROTOCOLS:
+        return f'protocol "{protocol}" is unsupported. hint: "{protocol.upper()}" (uppercase) may be supported'
+    return f'protocol "{protocol}" is unsupported'
 
 
 def _condition(kind: str, status: str, reason: str, message: str, generation: int) -> dict[str, Any]:
