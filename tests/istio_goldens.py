@@ -252,11 +252,8 @@ KNOWN_DIFFERENCES = (
     ("invalid", "invalid-cert", "TLS certificate references are not checked"),
     ("invalid", "invalid-frontendvalidation", "TLS frontend validation is not checked"),
     ("invalid", "invalid-gateway-address", "Gateway spec.addresses are not checked"),
-    (
-        "invalid",
-        "invalid-backendRef-",
-        "Hostname and ServiceImport backends (istiod resolves them; local: InvalidKind)",
-    ),
+    ("invalid", "invalid-backendRef-hostname", "Hostname backends: istiod resolves them, local: InvalidKind"),
+    ("invalid", "invalid-backendRef-serviceimport", "ServiceImport backends: istiod resolves them, local: InvalidKind"),
     ("invalid", "service-entry", "ServiceEntry parents are not supported"),
 )
 

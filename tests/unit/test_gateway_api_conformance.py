@@ -600,6 +600,28 @@ def test_unsupported_backend_kind_gets_an_empty_destination() -> None:
     )
 
 
+def test_last_backend_error_is_reported() -> None:
+    """SOURCE invalid.yaml HTTPRoute default/invalid-backendRef-mixed: not found, valid, wrong kind -> three
+    weighted destinations (the last empty) and the last error, InvalidKind."""
+    backends = [
+        {"name": "nonexistent", "port": 80},
+        {"name": "httpbin", "port": 80},
+        {"group": "", "kind": "GcsBucket", "name": "httpbin", "port": 80},
+    ]
+    spec = {"hostnames": ["third.domain.example"], "rules": [{"backendRefs": backends}]}
+    out = run(gateway(), route("invalid-backendRef-mixed", spec))
+    assert strip(gw_vs(out, "third.domain.example").http[0]["route"]) == [
+        {**dest("nonexistent", 80), "weight": 1},
+        {**dest("httpbin", 80), "weight": 1},
+        {"destination": {}, "weight": 1},
+    ]
+    assert route_conditions(out, "invalid-backendRef-mixed")[0]["ResolvedRefs"] == (
+        "False",
+        "InvalidKind",
+        'referencing unsupported backendRef: group "" kind "GcsBucket"',
+    )
+
+
 def test_invalid_mirror_kind_status() -> None:
     """SOURCE invalid.yaml HTTPRoute default/invalid-mirror: an unsupported mirror kind is InvalidKind."""
     mirror = {"backendRef": {"group": "", "kind": "no-support", "name": "httpbin", "port": 80}}

@@ -462,13 +462,14 @@ def _http_route(
 
     has_mesh = any(p.listener is None for r in results for p in r.parents)
     has_gateway = any(p.listener is not None for r in results for p in r.parents)
-    route_error: tuple[str, str] | None = None
+    mesh_error: tuple[str, str] | None = None
+    gateway_error: tuple[str, str] | None = None
     mesh_routes: list[dict[str, Any]] = []
     gateway_routes: list[dict[str, Any]] = []
     if has_mesh:
-        mesh_routes, route_error = _convert_rules(obj, services, domain, enforce_grants=False)
+        mesh_routes, mesh_error = _convert_rules(obj, services, domain, enforce_grants=False)
     if has_gateway:
-        gateway_routes, route_error = _convert_rules(obj, services, domain, enforce_grants=True)
+        gateway_routes, gateway_error = _convert_rules(obj, services, domain, enforce_grants=True)
 
     hostnames = [h for h in _list(obj.spec.get("hostnames")) if isinstance(h, str)] or ["*"]
     for result in results:
@@ -491,7 +492,7 @@ def _http_route(
                 for host in hostnames:
                     key = f"{parent.internal_name}/{host}"
                     keyed.setdefault(key, []).append((obj.order, obj.namespace, [dict(r) for r in gateway_routes]))
-    out.statuses[("HTTPRoute", obj.namespace, obj.name)] = _route_status(obj, results, route_error)
+    out.statuses[("HTTPRoute", obj.namespace, obj.name)] = _route_status(obj, results, mesh_error, gateway_error)
 
 
 def _listener_denies(
@@ -544,10 +545,16 @@ def _most_severe(denials: list[tuple[str, str]]) -> tuple[str, str]:
 
 
 def _route_status(
-    obj: GatewayApiObject, results: list[_ParentResult], route_error: tuple[str, str] | None
+    obj: GatewayApiObject,
+    results: list[_ParentResult],
+    mesh_error: tuple[str, str] | None,
+    gateway_error: tuple[str, str] | None,
 ) -> dict[str, Any]:
+    """createRouteStatus: a Service parent reports the mesh conversion's error, any other the gateway's."""
     parents = []
     for result in results:
+        is_mesh = result.ref.get("group") == "" and result.ref.get("kind") == "Service"
+        route_error = mesh_error if is_mesh else gateway_error
         accepted = len(result.parents)
         message = "Route was valid" if accepted <= 1 else f"Route was valid, bound to {accepted} parents"
         conditions = [
@@ -586,7 +593,7 @@ def _convert_rules(
         for match in matches:
             route, problem = _convert_rule(obj, rule, position, _dict(match), services, domain, enforce_grants)
             routes.append(route)
-            error = error or problem
+            error = problem or error  # the last route's error, as istiod (computeRoute)
     return routes, error
 
 
@@ -601,7 +608,7 @@ def _convert_rule(
 ) -> tuple[dict[str, Any], tuple[str, str] | None]:
     route: dict[str, Any] = {"name": _str(rule.get("name")) or f"{obj.namespace}.{obj.name}.{position}"}
     route["match"] = [_match(match)]
-    error: tuple[str, str] | None = None
+    mirror_error: tuple[str, str] | None = None  # the last mirror's, as istiod
     headers: dict[str, Any] = {}
     for item in _list(rule.get("filters")):
         f = _dict(item)
@@ -622,7 +629,7 @@ def _convert_rule(
                 _dict(mirror.get("backendRef")), obj.namespace, services, domain, enforce_grants
             )
             if problem is not None:
-                error = problem
+                mirror_error = problem
             else:
                 policy: dict[str, Any] = {"destination": destination}
                 fraction = _dict(mirror.get("fraction"))
@@ -658,15 +665,16 @@ def _convert_rule(
     weights = [_int(b.get("weight"), 1) for b in backends]
     if sum(weights) == 0 and "redirect" not in route:
         route["directResponse"] = {"status": 404 if not backends else 500}
-        return route, error
+        return route, mirror_error
     if "redirect" in route:
-        return route, error
+        return route, mirror_error
+    backend_error: tuple[str, str] | None = None  # the last backend's, as istiod (buildHTTPDestination)
     destinations = []
     kept = [(b, w) for b, w in zip(backends, weights, strict=True) if w != 0]
     for backend, weight in kept:
         destination, problem = _destination(backend, obj.namespace, services, domain, enforce_grants)
         if problem is not None:
-            error = error or problem
+            backend_error = problem
         entry: dict[str, Any] = {"destination": destination, "weight": 0 if len(kept) == 1 else weight}
         backend_headers: dict[str, Any] = {}
         for item in _list(backend.get("filters")):
@@ -679,7 +687,10 @@ def _convert_rule(
             entry["headers"] = backend_headers
         destinations.append(entry)
     route["route"] = destinations
-    return route, error
+    if backend_error is not None and mirror_error is not None:
+        # conversion.go joinErrors: the backend's reason, both messages.
+        return route, (backend_error[0], f"{backend_error[1]}; {mirror_error[1]}")
+    return route, backend_error or mirror_error
 
 
 def _destination(
