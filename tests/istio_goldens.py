@@ -33,6 +33,7 @@ SUPPORTED_FILES = (
     "invalid",
     "mismatch",
     "multi-gateway",
+    "isolation",
     "route-binding",
 )
 

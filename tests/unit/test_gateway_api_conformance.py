@@ -805,6 +805,43 @@ def test_unknown_listener_protocols() -> None:
     }
 
 
+def test_listener_isolation() -> None:
+    """SOURCE isolation.yaml: a hostname a more specific listener on the same port covers is served by that
+    listener only; the route on the empty-hostname listener keeps bar.com, the one on *.foo.example.com keeps
+    *.example.com and *.foo.example.com, the one on abc.foo.example.com keeps every hostname."""
+    names = {"empty-hostname": "", "wildcard-example-com": "*.example.com"}
+    names |= {"wildcard-foo-example-com": "*.foo.example.com", "abc-foo-example-com": "abc.foo.example.com"}
+    listeners = [
+        {"name": n, "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}
+        | ({"hostname": h} if h else {})
+        for n, h in names.items()
+    ]
+    hosts = ["bar.com", "*.example.com", "*.foo.example.com", "abc.foo.example.com"]
+    routes = [
+        route(
+            f"attaches-to-{n}",
+            {
+                "parentRefs": [{"name": "gateway", "namespace": "istio-system", "sectionName": n}],
+                "hostnames": hosts,
+                "rules": [{"matches": [prefix(f"/{n}")], "backendRefs": [{"name": "httpbin", "port": 80}]}],
+            },
+            order=i,
+        )
+        for i, n in enumerate(names, start=1)
+    ]
+    out = run(gateway(listeners), *routes)
+    got: dict[str, list[str]] = {}
+    for _, v in out.virtual_services:
+        listener = v.name.split("~")[3]
+        got.setdefault(listener, []).append(v.hosts[0])
+    assert {k: sorted(v) for k, v in got.items()} == {
+        "empty-hostname": ["bar.com"],
+        "wildcard-example-com": ["*.example.com"],
+        "wildcard-foo-example-com": ["*.example.com", "*.foo.example.com"],
+        "abc-foo-example-com": sorted(hosts),
+    }
+
+
 def test_other_gateway_class_is_not_converted() -> None:
     """SOURCE mismatch.yaml Gateway istio-system/gateway (class something-else): nothing, no status."""
     other = GatewayApiObject(

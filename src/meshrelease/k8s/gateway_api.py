@@ -22,7 +22,8 @@ What it reproduces:
   single backend takes all traffic; backend filters become destination header operations;
 - a ``Service`` parent (GAMMA) gives a mesh VirtualService for ``<svc>.<ns>.svc.<domain>`` (routes limited
   to the parent's port when it names one), keyed ``<ns>[/<port>]/<host>``; a ``Gateway`` parent gives one
-  VirtualService per listener and route hostname, keyed ``<internal gateway>/<host>``;
+  VirtualService per listener and route hostname, keyed ``<internal gateway>/<host>``, except for hostnames a
+  more specific listener on the same port covers (listener isolation);
 - VirtualServices of the same key from several HTTPRoutes merge (oldest route first) and their routes are
   sorted by the Gateway API precedence (exact > prefix > regex path, longer path, method, more headers,
   more query parameters; stable otherwise); the merged VirtualService is named after its key with ``/``
@@ -489,7 +490,10 @@ def _http_route(
             else:
                 if not gateway_routes:
                     continue
+                siblings = listeners.get((parent.listener.namespace, parent.listener.gateway), [])
                 for host in hostnames:
+                    if not _allowed_by_isolation(parent.listener, host, siblings):
+                        continue
                     key = f"{parent.internal_name}/{host}"
                     keyed.setdefault(key, []).append((obj.order, obj.namespace, [dict(r) for r in gateway_routes]))
     out.statuses[("HTTPRoute", obj.namespace, obj.name)] = _route_status(obj, results, mesh_error, gateway_error)
@@ -526,6 +530,31 @@ def _listener_denies(
     if "HTTPRoute" not in listener.route_kinds:
         return ("NotAllowedByListeners", f"kind {GATEWAY_API_GROUP}/v1, Kind=HTTPRoute is not allowed")
     return None
+
+
+def _allowed_by_isolation(listener: InternalGateway, route_host: str, siblings: Sequence[InternalGateway]) -> bool:
+    """Listener isolation (conversion.go hostnameAllowedByIsolation): a route hostname that a more specific
+    listener of the same Gateway, port and protocol covers is served by that listener only."""
+    ours = listener.hostname
+    if ours and not ours.startswith("*"):
+        return True
+    if ours and not _hosts_match(route_host, ours):
+        return False
+    banned = {
+        g.hostname
+        for g in siblings
+        if g is not listener and g.port == listener.port and g.protocol == listener.protocol
+    } - {ours}
+    return not any(len(ours) <= len(other) and _subset_of(route_host, other) for other in banned)
+
+
+def _subset_of(name: str, other: str) -> bool:
+    """host.Name.SubsetOf: every name ``name`` covers is covered by ``other``."""
+    if name.startswith("*"):
+        return other.startswith("*") and len(name) >= len(other) and name[1:].endswith(other[1:])
+    if other.startswith("*"):
+        return name.endswith(other[1:])
+    return name == other
 
 
 def _hosts_match(a: str, b: str) -> bool:
