@@ -34,6 +34,10 @@ SUPPORTED_FILES = (
     "mismatch",
     "multi-gateway",
     "isolation",
+    "delegated",
+    "zero",
+    "reference-policy-service",
+    "valid-invalid-parent-ref",
     "route-binding",
 )
 
@@ -256,6 +260,10 @@ KNOWN_DIFFERENCES = (
     ("invalid", "invalid-backendRef-hostname", "Hostname backends: istiod resolves them, local: InvalidKind"),
     ("invalid", "invalid-backendRef-serviceimport", "ServiceImport backends: istiod resolves them, local: InvalidKind"),
     ("invalid", "service-entry", "ServiceEntry parents are not supported"),
+    ("zero", "('tcp'", "TCP listeners: the local backend reports them as unsupported"),
+    ("reference-policy-service", "my-svc", "ReferenceGrant is not a kind the local backend runs"),
+    ("valid-invalid-parent-ref", "google.com", "ServiceEntry parents are not supported"),
+    ("valid-invalid-parent-ref", "('egress'", "ServiceEntry parents are not supported"),
 )
 
 
