@@ -11,11 +11,12 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from meshrelease.errors import MeshReleaseError, ProcessDied
 
 log = logging.getLogger("meshrelease.backends")
+_T = TypeVar("_T")
 
 ObjectDoc = Mapping[str, Any]
 """One Kubernetes-style object as parsed from YAML (apiVersion, kind, metadata, spec)."""
@@ -161,11 +162,7 @@ class LazyBackend:
         self._get().reset_routing()
 
     def wait_synced(self, timeout: float = 30.0) -> float:
-        try:
-            return self._get().wait_synced(timeout)
-        except ProcessDied as exc:
-            self._dead = str(exc).splitlines()[0]
-            raise
+        return self._watching(lambda: self._get().wait_synced(timeout))
 
     def deployed_versions(self, app: str) -> list[str] | None:
         return deployed_versions(self._get(), app)
@@ -173,12 +170,14 @@ class LazyBackend:
     def check_alive(self) -> None:
         """Raise ProcessDied when a process the started backend needs died (backends that cannot tell: never);
         the backend is then replaced before its next use."""
-        backend = self._backend
-        check = getattr(backend, "check_alive", None)
-        if check is None:
-            return
+        check = getattr(self._backend, "check_alive", None)
+        if check is not None:
+            self._watching(check)
+
+    def _watching(self, call: Callable[[], _T]) -> _T:
+        """``call()``; a ProcessDied it raises marks the backend for replacement before its next use."""
         try:
-            check()
+            return call()
         except ProcessDied as exc:
             self._dead = str(exc).splitlines()[0]
             raise

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meshrelease.k8s.hosts import DEFAULT_DOMAIN, MESH_GATEWAY
-from meshrelease.k8s.istio_routes import VirtualService
+from meshrelease.k8s.istio_routes import VirtualService, _dict, _list, _str
 from meshrelease.k8s.objects import GATEWAY_API_GROUP
 
 __all__ = [
@@ -68,19 +68,8 @@ ISTIO_LISTENER_PROTOCOLS = ("HTTP", "HTTPS", "TLS", "TCP", "HBONE")
 _URI_RANK = {"exact": 3, "prefix": 2, "regex": 1}
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def _int(value: Any, default: int = 0) -> int:
+    """A number as an int; anything else ``default`` (a field the CRD defaults when it is left out)."""
     if isinstance(value, bool):
         return default
     if isinstance(value, int):
@@ -168,13 +157,20 @@ class _ParentResult:
     parents: list[_Parent] = field(default_factory=list)
 
 
-def gateway_duration(text: str) -> str | None:
-    """A Gateway API duration as an Istio duration in seconds (``1m30s`` -> ``90s``); None if unparsable."""
+def gateway_duration_seconds(text: str) -> float | None:
+    """A Gateway API duration (``1h``, ``30s``, ``500ms``, ``1m30s``) in seconds; None if it is not one."""
     parts = re.findall(r"([0-9]{1,5})(h|ms|m|s)", text)
     if not parts or "".join(n + u for n, u in parts) != text:
         return None
     scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-    seconds = sum(int(n) * scale[u] for n, u in parts)
+    return sum(int(n) * scale[u] for n, u in parts)
+
+
+def gateway_duration(text: str) -> str | None:
+    """A Gateway API duration as an Istio duration in seconds (``1m30s`` -> ``90s``); None if unparsable."""
+    seconds = gateway_duration_seconds(text)
+    if seconds is None:
+        return None
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
 
@@ -760,22 +756,22 @@ def _match(match: Mapping[str, Any]) -> dict[str, Any]:
         out["uri"] = {"exact": value}
     else:
         out["uri"] = {"regex": value}
-    headers = {}
-    for item in _list(match.get("headers")):
-        h = _dict(item)
-        op = "regex" if h.get("type") == "RegularExpression" else "exact"
-        headers[_str(h.get("name"))] = {op: _str(h.get("value"))}
-    if headers:
-        out["headers"] = headers
-    params = {}
-    for item in _list(match.get("queryParams")):
-        q = _dict(item)
-        op = "regex" if q.get("type") == "RegularExpression" else "exact"
-        params[_str(q.get("name"))] = {op: _str(q.get("value"))}
-    if params:
-        out["queryParams"] = params
+    for key in ("headers", "queryParams"):  # the same name in an Istio match
+        matches = _string_matches(match.get(key))
+        if matches:
+            out[key] = matches
     if match.get("method") is not None:
         out["method"] = {"exact": _str(match.get("method"))}
+    return out
+
+
+def _string_matches(items: Any) -> dict[str, Any]:
+    """createHeadersMatch / createQueryParamsMatch: ``name -> {exact|regex: value}``."""
+    out: dict[str, Any] = {}
+    for item in _list(items):
+        entry = _dict(item)
+        op = "regex" if entry.get("type") == "RegularExpression" else "exact"
+        out[_str(entry.get("name"))] = {op: _str(entry.get("value"))}
     return out
 
 

@@ -1,8 +1,9 @@
-"""The error the translator raises for objects the local backend cannot render."""
+"""The error the translator raises for objects the local backend cannot render, and the line naming such a field."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from meshrelease.errors import ValidationError
 
@@ -16,3 +17,13 @@ class TranslationError(ValidationError):
 
     def __init__(self, errors: Sequence[str], *, hint: str | None = UNSUPPORTED_HINT) -> None:
         super().__init__(errors, hint=hint)
+
+
+ELSEWHERE = "the kind and cluster backends support it"
+
+
+def unsupported(ref: str, path: str, value: Any = None, why: str = "") -> str:
+    """One error line: ``<Kind ns/name>: <path> [value] is not supported by the local backend yet (...)``."""
+    shown = f" {value}" if value is not None else ""
+    reason = f"{why}; {ELSEWHERE}" if why else ELSEWHERE
+    return f"{ref}: {path}{shown} is not supported by the local backend yet ({reason})"

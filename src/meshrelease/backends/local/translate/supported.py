@@ -11,24 +11,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from meshrelease.backends.local.model import StoredObject
+from meshrelease.backends.local.translate.errors import unsupported
 from meshrelease.backends.local.translate.gateway import HTTP_SERVER_PROTOCOLS
 from meshrelease.backends.local.translate.routes import SUPPORTED_REDIRECT_CODES
 from meshrelease.backends.local.translate.supported_gateway_api import scan_gateway_api
 from meshrelease.backends.local.translate.values import as_dict, as_int, as_list, as_str
 from meshrelease.k8s.objects import GATEWAY_API_GROUP, ISTIO_GROUP
 
-ELSEWHERE = "the kind and cluster backends support it"
 _IGNORED_TLS_MODES = frozenset({"ISTIO_MUTUAL", "DISABLE"})
 _UNSUPPORTED_POLICY_FIELDS = ("connectionPool", "outlierDetection", "tunnel", "proxyProtocol", "retryBudget")
 _UNSUPPORTED_LB_FIELDS = ("localityLbSetting", "warmupDurationSecs", "warmup")
 JWT_CLAIM_PREFIX = "@request.auth.claims"
-
-
-def unsupported(ref: str, path: str, value: Any = None, why: str = "") -> str:
-    """One error line: ``<Kind ns/name>: <path> [value] is not supported by the local backend yet (...)``."""
-    shown = f" {value}" if value is not None else ""
-    reason = f"{why}; {ELSEWHERE}" if why else ELSEWHERE
-    return f"{ref}: {path}{shown} is not supported by the local backend yet ({reason})"
 
 
 def scan(objects: Sequence[StoredObject]) -> tuple[list[str], list[str]]:

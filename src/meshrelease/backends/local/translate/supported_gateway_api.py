@@ -9,16 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from meshrelease.backends.local.translate.errors import unsupported
 from meshrelease.backends.local.translate.values import as_dict, as_list, as_str
 
-ELSEWHERE = "the kind and cluster backends support it"
 _UNSUPPORTED_FILTERS = ("ExtensionRef", "CORS", "ExternalAuth")
-
-
-def _unsupported(ref: str, path: str, value: Any = None, why: str = "") -> str:
-    shown = f" {value}" if value is not None else ""
-    reason = f"{why}; {ELSEWHERE}" if why else ELSEWHERE
-    return f"{ref}: {path}{shown} is not supported by the local backend yet ({reason})"
 
 
 def scan_gateway_api(kind: str, ref: str, spec: dict[str, Any]) -> list[str]:
@@ -34,20 +28,20 @@ def _gateway(ref: str, spec: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for field in ("addresses", "tls", "allowedListeners"):
         if spec.get(field):
-            out.append(_unsupported(ref, f"spec.{field}"))
+            out.append(unsupported(ref, f"spec.{field}"))
     if as_dict(spec.get("infrastructure")).get("parametersRef") is not None:
-        out.append(_unsupported(ref, "spec.infrastructure.parametersRef"))
+        out.append(unsupported(ref, "spec.infrastructure.parametersRef"))
     for i, item in enumerate(as_list(spec.get("listeners"))):
         listener = as_dict(item)
         protocol = as_str(listener.get("protocol"))
         if protocol != "HTTP":
             out.append(
-                _unsupported(ref, f"spec.listeners[{i}].protocol", protocol, why="the local mesh serves HTTP listeners")
+                unsupported(ref, f"spec.listeners[{i}].protocol", protocol, why="the local mesh serves HTTP listeners")
             )
         for kind in as_list(as_dict(listener.get("allowedRoutes")).get("kinds")):
             name = as_str(as_dict(kind).get("kind"))
             if name != "HTTPRoute":
-                out.append(_unsupported(ref, f"spec.listeners[{i}].allowedRoutes.kinds", name))
+                out.append(unsupported(ref, f"spec.listeners[{i}].allowedRoutes.kinds", name))
     return out
 
 
@@ -57,7 +51,7 @@ def _http_route(ref: str, spec: dict[str, Any]) -> list[str]:
         rule = as_dict(item)
         where = f"spec.rules[{i}]"
         if rule.get("sessionPersistence") is not None:
-            out.append(_unsupported(ref, f"{where}.sessionPersistence"))
+            out.append(unsupported(ref, f"{where}.sessionPersistence"))
         out += _filters(ref, f"{where}.filters", as_list(rule.get("filters")))
         for j, backend in enumerate(as_list(rule.get("backendRefs"))):
             out += _filters(ref, f"{where}.backendRefs[{j}].filters", as_list(as_dict(backend).get("filters")))
@@ -69,5 +63,5 @@ def _filters(ref: str, where: str, filters: list[Any]) -> list[str]:
     for i, item in enumerate(filters):
         kind = as_str(as_dict(item).get("type"))
         if kind in _UNSUPPORTED_FILTERS:
-            out.append(_unsupported(ref, f"{where}[{i}].type", kind))
+            out.append(unsupported(ref, f"{where}[{i}].type", kind))
     return out

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from meshrelease.backends.local.validation.common import Problem
+from meshrelease.k8s.gateway_api import gateway_duration_seconds
 from meshrelease.k8s.objects import FieldPath as Path
 from meshrelease.k8s.objects import format_path
 
@@ -247,15 +248,6 @@ def _path_match(match: dict[str, Any], path: Path) -> list[Problem]:
         ),
     ]
     return [_invalid(path, message) for failed, message in checks if failed]
-
-
-def gateway_duration_seconds(text: str) -> float | None:
-    """A Gateway API duration (``1h``, ``30s``, ``500ms``, ``1m30s``) in seconds; None if it is not one."""
-    parts = re.findall(r"([0-9]{1,5})(h|ms|m|s)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-    return sum(int(n) * scale[u] for n, u in parts)
 
 
 # ------------------------------------------------------------------------------------------ Gateway
